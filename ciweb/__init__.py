@@ -1,0 +1,3 @@
+"""ciweb: a Paste-deployable WSGI stack and a Zuul-compatible CI web service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The CI domain: models, store, queries and migrations; it imports nothing from webob."""

@@ -1,0 +1,1 @@
+"""Service discovery: registration of running servers (ZooKeeper)."""

@@ -1,0 +1,1 @@
+"""WSGI filters (paste filter_factory), one module per filter."""

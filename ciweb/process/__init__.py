@@ -1,0 +1,1 @@
+"""Process management: the process bus, its plugins, workers and the monitor port."""

@@ -1,0 +1,118 @@
+"""URL routing over ``routes.Mapper`` and the controller base that answers in JSON.
+
+A route names a :class:`Controller` instance and an ``action`` (a method name); the
+:class:`Router` matches, stores the result in ``wsgiorg.routing_args`` and calls the
+controller, which calls ``action(req, **urlvars)`` and serialises what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import routes
+import webob
+import webob.exc
+
+from ciweb.wsgi.request import Request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = ["JSON_CONTENT_TYPE", "Controller", "Router", "json_body"]
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+# Methods tried on a path that matched no route, to tell 404 from 405 (RFC 9110 §15.5.6).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def json_body(value: Any) -> bytes:
+    """Serialise *value* to compact UTF-8 JSON bytes."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class Router:
+    """Dispatch requests to controllers by URL and method with a ``routes.Mapper``.
+
+    No match gives 404; a path that matches only under other methods gives 405 with an
+    ``Allow`` header listing them.  A GET route answers HEAD as well.
+    """
+
+    def __init__(self, mapper: routes.Mapper) -> None:
+        """Route with *mapper*; its routes must name a WSGI ``controller`` each.
+
+        :param mapper: a ``routes.Mapper``; its regular expressions are compiled here, once.
+        """
+        self.mapper = mapper
+        mapper.create_regs()
+
+    def _match(self, path: str, method: str) -> dict[str, Any] | None:
+        match = self.mapper.routematch(path, {"REQUEST_METHOD": method})
+        return match[0] if match else None
+
+    def _allowed(self, path: str) -> list[str]:
+        allowed = [m for m in _METHODS if self._match(path, m) is not None]
+        if "GET" in allowed and "HEAD" not in allowed:
+            allowed.insert(allowed.index("GET") + 1, "HEAD")
+        return allowed
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        method = environ["REQUEST_METHOD"]
+        match = self._match(path, method)
+        if match is None and method == "HEAD":
+            # RFC 9110 §9.3.2: HEAD is GET without the content.
+            match = self._match(path, "GET")
+        if match is None:
+            allowed = self._allowed(path)
+            if allowed:
+                error: webob.exc.HTTPException = webob.exc.HTTPMethodNotAllowed(
+                    headers=[("Allow", ", ".join(allowed))],
+                    detail=f"{method} is not allowed here; use {', '.join(allowed)}",
+                )
+            else:
+                error = webob.exc.HTTPNotFound(detail=f"no resource at {path}")
+            return error(environ, start_response)
+        app = match.pop("controller")
+        environ["wsgiorg.routing_args"] = ((), match)
+        return app(environ, start_response)  # type: ignore[no-any-return]
+
+
+class Controller:
+    """Base of resource controllers: a WSGI application that dispatches to an action.
+
+    The route's ``action`` names a method, called as ``action(req, **urlvars)``.  It
+    returns a dict, list or bool (sent as JSON), ``bytes`` (sent as JSON bytes, e.g. a
+    pre-serialised document), ``None`` (204) or a ``webob.Response``; or it raises a
+    ``webob.exc`` error.
+    """
+
+    request_class: type[Request] = Request
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        urlvars = dict(environ["wsgiorg.routing_args"][1])
+        action = getattr(self, urlvars.pop("action"))
+        req = self.request_class(environ)
+        try:
+            result = action(req, **urlvars)
+        except webob.exc.HTTPException as exc:
+            return exc(environ, start_response)  # type: ignore[no-any-return]
+        if isinstance(result, webob.Response):
+            return result(environ, start_response)  # type: ignore[no-any-return]
+        if result is None:
+            start_response("204 No Content", [])
+            return []
+        body = result if isinstance(result, bytes) else json_body(result)
+        start_response(
+            "200 OK",
+            [("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(body)))],
+        )
+        if environ["REQUEST_METHOD"] == "HEAD":
+            return []
+        return [body]

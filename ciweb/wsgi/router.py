@@ -36,8 +36,9 @@ def json_body(value: Any) -> bytes:
 class Router:
     """Dispatch requests to controllers by URL and method with a ``routes.Mapper``.
 
-    No match gives 404; a path that matches only under other methods gives 405 with an
-    ``Allow`` header listing them.  A GET route answers HEAD as well.
+    No match raises 404; a path that matches only under other methods raises 405 with an
+    ``Allow`` header listing them.  A GET route answers HEAD as well.  Errors are raised,
+    not rendered: the faults filter renders them (as the server does when it is absent).
     """
 
     def __init__(self, mapper: routes.Mapper) -> None:
@@ -76,7 +77,7 @@ class Router:
                 )
             else:
                 error = webob.exc.HTTPNotFound(detail=f"no resource at {path}")
-            return error(environ, start_response)
+            raise error
         app = match.pop("controller")
         environ["wsgiorg.routing_args"] = ((), match)
         return app(environ, start_response)  # type: ignore[no-any-return]
@@ -98,11 +99,7 @@ class Controller:
     ) -> Iterable[bytes]:
         urlvars = dict(environ["wsgiorg.routing_args"][1])
         action = getattr(self, urlvars.pop("action"))
-        req = self.request_class(environ)
-        try:
-            result = action(req, **urlvars)
-        except webob.exc.HTTPException as exc:
-            return exc(environ, start_response)  # type: ignore[no-any-return]
+        result = action(self.request_class(environ), **urlvars)
         if isinstance(result, webob.Response):
             return result(environ, start_response)  # type: ignore[no-any-return]
         if result is None:

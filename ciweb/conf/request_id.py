@@ -11,7 +11,7 @@ GROUP = cfg.OptGroup(
     "and puts it on every log line of the request.",
 )
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "header_name",
         default="X-Request-Id",

@@ -259,11 +259,14 @@ class PIDFile(SimplePlugin):
             with os.fdopen(fd, "w", encoding="ascii") as f:
                 f.write(f"{pid}\n")
             os.chmod(tmp, 0o644)  # mkstemp makes it 0600; pid files are read by other tools
+            # link() fails if the file exists: two instances starting at once cannot both
+            # win, which a check-then-replace alone would allow.
             try:
-                # link() fails if the file exists: two instances starting at once cannot
-                # both win, which a check-then-replace alone would allow.
                 os.link(tmp, self.path)
+                linked = True
             except OSError:  # it exists, or the file system has no hard links
+                linked = False
+            if not linked:
                 self._check_holder(pid)
                 os.replace(tmp, self.path)
         finally:

@@ -1,0 +1,105 @@
+"""Build the SQLAlchemy engine: SQLite in the state directory by default, or any URL."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+if TYPE_CHECKING:
+    from oslo_config import cfg
+
+LOG = logging.getLogger(__name__)
+
+SQLITE_FILE = "ciweb.sqlite"
+
+
+def database_url(connection: str, state_dir: str) -> str:
+    """Return the URL to connect to: *connection*, or SQLite under *state_dir* when empty.
+
+    :param connection: ``[database] connection``; may be empty.
+    :param state_dir: ``[database] state_dir``; created when SQLite is used.
+    """
+    if connection:
+        return connection
+    os.makedirs(state_dir, exist_ok=True)
+    return f"sqlite:///{os.path.abspath(os.path.join(state_dir, SQLITE_FILE))}"
+
+
+def make_engine(
+    url: str,
+    *,
+    busy_timeout: float = 5.0,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    echo: bool = False,
+) -> Engine:
+    """Return an engine for *url*; SQLite connections get WAL, a busy timeout and foreign keys.
+
+    :param url: SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``).
+    :param busy_timeout: SQLite: seconds to wait for another writer's lock.
+    :param pool_size: connections kept in the pool.
+    :param max_overflow: extra connections allowed under load.
+    :param echo: log every statement.
+    :raises ValueError: when the URL cannot be parsed (the message names ``connection``).
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"[database] connection: {exc}") from None
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if not is_sqlite or parsed.database not in (None, "", ":memory:"):
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False}
+    engine = create_engine(parsed, **kwargs)
+    if is_sqlite:
+        _configure_sqlite(engine, busy_timeout)
+    return engine
+
+
+def engine_from_conf(conf: cfg.ConfigOpts) -> Engine:
+    """Return the engine described by the ``[database]`` options of *conf*.
+
+    :param conf: a ``ConfigOpts`` with the ``[database]`` group registered.
+    """
+    db = conf.database
+    return make_engine(
+        database_url(db.connection, db.state_dir),
+        busy_timeout=db.busy_timeout,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        echo=db.echo,
+    )
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    timeout_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that a
+        # write transaction can take the write lock up front (below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL: readers never block the writer nor the writer readers; NORMAL is durable
+            # across application crashes in WAL mode (https://sqlite.org/wal.html).
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads then writes cannot wait for the lock: SQLite fails it
+        # with SQLITE_BUSY at once.  Writers therefore BEGIN IMMEDIATE and wait busy_timeout.
+        mode = conn.get_execution_options().get("ciweb_sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

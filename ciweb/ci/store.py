@@ -1,0 +1,165 @@
+"""The store: one engine, its migrations, and the transactions every query and write runs in."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from ciweb.ci import models
+from ciweb.ci.errors import NotFound, NotMigrated, QueryTimeout
+
+LOG = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# SQLite has no statement timeout; a progress handler called every N virtual machine
+# instructions aborts the statement once the deadline passed (sqlite3_progress_handler).
+_PROGRESS_STEPS = 20000
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as a naive UTC datetime, the form stored in the database."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def alembic_config(connection: Any = None) -> Config:
+    """Return an Alembic configuration built in code (no alembic.ini).
+
+    :param connection: the SQLAlchemy connection ``env.py`` migrates, if any.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+class Store:
+    """Access to the CI database: migrations, read sessions and all-or-nothing write transactions.
+
+    :param engine: the SQLAlchemy engine (see :func:`ciweb.ci.engine.make_engine`).
+    :param key_bits: RSA size of new project secrets keys (4096 in production).
+    :param statement_timeout: seconds before heavy history queries are cancelled; 0 for none.
+    """
+
+    def __init__(
+        self, engine: Engine, *, key_bits: int = 4096, statement_timeout: float = 30.0
+    ) -> None:
+        if key_bits < 1024:
+            raise ValueError("key_bits must be at least 1024")
+        if statement_timeout < 0:
+            raise ValueError("statement_timeout must be >= 0")
+        self.engine = engine
+        self.key_bits = key_bits
+        self.statement_timeout = statement_timeout
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._write_engine = engine.execution_options(ciweb_sqlite_begin="IMMEDIATE")
+
+    # -- migrations -------------------------------------------------------------------------
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run the Alembic migrations up to *revision* (default: head).
+
+        :param revision: target revision.
+        """
+        with self._write_engine.connect() as connection:
+            command.upgrade(alembic_config(connection), revision)
+            connection.commit()
+        LOG.info("database upgraded to %s", revision)
+
+    def head_revision(self) -> str | None:
+        """Return the newest revision the migrations define."""
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    def current_revision(self) -> str | None:
+        """Return the revision the database is at, or None for an empty database."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def check_migrated(self) -> None:
+        """Raise unless the database schema is at the head revision.
+
+        :raises NotMigrated: naming both revisions and the command that fixes it.
+        """
+        current, head = self.current_revision(), self.head_revision()
+        if current != head:
+            raise NotMigrated(
+                f"database {self.engine.url.render_as_string(hide_password=True)} is at "
+                f"revision {current or 'none'}, not {head}: run `ciweb-manage db upgrade`"
+            )
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """Yield a session for reads; whatever it did is rolled back at the end."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Yield a session in one write transaction: committed if the block returns, rolled
+        back entirely if it raises."""
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def heavy_read(self) -> Iterator[Session]:
+        """Yield a read session whose statements are cancelled after ``statement_timeout``.
+
+        :raises QueryTimeout: when a statement ran out of time.
+        """
+        with self.read() as session:
+            limit = self.statement_timeout
+            try:
+                if limit and self.is_sqlite:
+                    dbapi = session.connection().connection.dbapi_connection
+                    deadline = time.monotonic() + limit
+                    if dbapi is not None:
+                        dbapi.set_progress_handler(
+                            lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS
+                        )
+                elif limit and self.engine.dialect.name == "postgresql":
+                    # SET LOCAL lasts until the end of this read transaction only.
+                    session.execute(text(f"SET LOCAL statement_timeout = {int(limit * 1000)}"))
+                yield session
+            except (OperationalError, DBAPIError) as exc:
+                if _is_timeout(exc):
+                    raise QueryTimeout(f"query took longer than {limit} s") from None
+                raise
+            finally:
+                if limit and self.is_sqlite:
+                    dbapi = session.connection().connection.dbapi_connection
+                    if dbapi is not None:
+                        dbapi.set_progress_handler(None, _PROGRESS_STEPS)
+
+
+def _is_timeout(exc: DBAPIError) -> bool:
+    message = str(exc.orig).lower()
+    return "interrupted" in message or "statement timeout" in message
+
+
+def tenant_id(session: Session, name: str) -> int:
+    """Return the id of tenant *name*.
+
+    :param session: an open session.
+    :param name: tenant name.
+    :raises NotFound: "Unknown tenant".
+    """
+    found = session.scalar(select(models.Tenant.id).where(models.Tenant.name == name))
+    if found is None:
+        raise NotFound("Unknown tenant")
+    return found

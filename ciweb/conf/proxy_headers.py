@@ -10,12 +10,24 @@ GROUP = cfg.OptGroup(
     help="X-Forwarded-* and Forwarded headers are honoured only from these peers.",
 )
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.ListOpt(
         "trusted_proxies",
         default=[],
         help="Addresses or networks (CIDR) of the reverse proxies in front of ciweb, for "
         "example 127.0.0.1,10.0.0.0/8,::1. Forwarding headers from any other peer are ignored.",
+    ),
+    cfg.BoolOpt(
+        "use_forwarded",
+        default=True,
+        help="Honour the RFC 7239 Forwarded header from trusted proxies. When it is "
+        "present and honoured, X-Forwarded-For, -Proto and -Host are ignored.",
+    ),
+    cfg.BoolOpt(
+        "use_x_forwarded",
+        default=True,
+        help="Honour X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and "
+        "X-Forwarded-Prefix from trusted proxies.",
     ),
 ]
 

@@ -148,9 +148,7 @@ class RequestId:
                 return inbound
         return generate_request_id()
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request_id = self._request_id(environ)
         environ[ENVIRON_KEY] = request_id
         header = (self.header_name, request_id)
@@ -179,9 +177,7 @@ def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Callabl
     :param local_conf: the filter section's keys; they override ``[request_id]``.
     :raises ConfigError: naming an unknown or bad option.
     """
-    options = paste_options(
-        global_conf, local_conf, request_id_conf.GROUP, request_id_conf.OPTS
-    )
+    options = paste_options(global_conf, local_conf, request_id_conf.GROUP, request_id_conf.OPTS)
 
     def _filter(app: WSGIApplication) -> RequestId:
         return RequestId(app, **options)

@@ -106,9 +106,7 @@ def test_the_header_name_comes_from_the_config_file_and_a_local_key_overrides_it
     conf = tmp_path / "ciweb.conf"
     conf.write_text("[request_id]\nheader_name = X-Openstack-Request-Id\n")
     from_file = request_id.filter_factory({"config_file": str(conf)})(inner_app)
-    local = request_id.filter_factory({"config_file": str(conf)}, header_name="X-Trace")(
-        inner_app
-    )
+    local = request_id.filter_factory({"config_file": str(conf)}, header_name="X-Trace")(inner_app)
     req = webob.Request.blank("/", headers={"X-Trace": "abcdefgh"})
     assert "X-Openstack-Request-Id" in serve(from_file, req).headers
     assert serve(local, req).headers["X-Trace"] == "abcdefgh"

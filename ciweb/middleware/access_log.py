@@ -21,6 +21,8 @@ Paste deployment::
     # Optional; defaults come from [access_log] in ciweb.conf.
     # logger_name = ciweb.access
     # format = extended
+    # paste.deploy interpolates %(...)s in ini values: double the % of a custom format,
+    # e.g. format = %%(remote_addr)s %%(status)s %%(duration_ms).1f
 """
 
 from __future__ import annotations

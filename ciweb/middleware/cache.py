@@ -72,23 +72,22 @@ _NOT_MODIFIED_FIELDS = frozenset(
 )
 _FILL_ROUNDS = 3
 
-# Cache-Control response directives (RFC 9111 §5.2.2, RFC 5861, RFC 8246): name -> has a
-# delta-seconds argument.
-_DIRECTIVES = {
-    "max-age": True,
-    "s-maxage": True,
-    "stale-while-revalidate": True,
-    "stale-if-error": True,
-    "public": False,
-    "private": False,
-    "no-cache": False,
-    "no-store": False,
-    "must-revalidate": False,
-    "proxy-revalidate": False,
-    "must-understand": False,
-    "no-transform": False,
-    "immutable": False,
-}
+# Cache-Control response directives (RFC 9111 §5.2.2, RFC 5861, RFC 8246): those with a
+# delta-seconds argument, and those without.
+_DELTA_DIRECTIVES = frozenset({"max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"})
+_FLAG_DIRECTIVES = frozenset(
+    {
+        "public",
+        "private",
+        "no-cache",
+        "no-store",
+        "must-revalidate",
+        "proxy-revalidate",
+        "must-understand",
+        "no-transform",
+        "immutable",
+    }
+)
 # RFC 9110 §8.8.3: an entity tag, weak or strong.
 _ETAG = re.compile(r'(?:W/)?("[^"]*")')
 
@@ -153,9 +152,9 @@ class Policy:
         for item in text.split(","):
             directive, eq, value = item.strip().partition("=")
             directive = directive.lower()
-            if directive not in _DIRECTIVES:
+            if directive not in _DELTA_DIRECTIVES and directive not in _FLAG_DIRECTIVES:
                 raise ConfigError(f"[cache] {self.name}: unknown directive {item.strip()!r}")
-            if _DIRECTIVES[directive] != bool(eq) or (eq and not value.isdigit()):
+            if (directive in _DELTA_DIRECTIVES) != bool(eq) or (eq and not value.isdigit()):
                 raise ConfigError(f"[cache] {self.name}: bad directive {item.strip()!r}")
             seen[directive] = value or None
         if "public" in seen and "private" in seen:

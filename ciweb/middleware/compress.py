@@ -246,12 +246,13 @@ class Compress:
             return self.application(environ, start_response)
         accept = environ.get("HTTP_ACCEPT_ENCODING")
         coding = self._choose(accept) if accept else None
-        state: list[Any] = [None]
+        state: list[Any] = [None, False]  # [encoder or None, start_response called]
 
         def _start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], object]:
             headers = self._rewrite(status, headers, coding, state)
+            state[1] = True
             write = start_response(status, headers, exc_info)
             if state[0] is None:
                 return write
@@ -259,6 +260,8 @@ class Compress:
             return lambda data: write(encoder.compress(data))
 
         app_iter = self.application(environ, _start_response)
+        if state[1] and state[0] is None:
+            return app_iter  # decided already, nothing to encode: no wrapper in the way
         return _Body(app_iter, state)
 
     def _rewrite(

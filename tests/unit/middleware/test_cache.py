@@ -378,3 +378,41 @@ def test_filter_is_pep3333_valid() -> None:
     assert get(filt).body == b"{}"
     etag = get(filt).headers["ETag"]
     assert get(filt, If_None_Match=etag).status_int == 304
+
+
+EVENTLET_SCRIPT = """
+import eventlet
+eventlet.monkey_patch()
+import webob
+from ciweb.middleware.cache import Cache
+
+calls = []
+def inner(environ, start_response):
+    calls.append(1)
+    eventlet.sleep(0.05)  # a green yield while the others arrive
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+filt = Cache(inner, policies=["/s public, max-age=1; ttl=30"])
+pool = eventlet.GreenPool()
+bodies = list(pool.imap(lambda _: webob.Request.blank("/s").get_response(filt).body, range(20)))
+assert bodies == [b"{}"] * 20, bodies
+assert len(calls) == 1, calls
+assert filt.stats()["waits"] >= 1, filt.stats()
+print("ok", filt.stats()["waits"])
+"""
+
+
+def test_one_fill_per_key_under_eventlet_green_threads() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", EVENTLET_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok")

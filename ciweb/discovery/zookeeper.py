@@ -123,13 +123,31 @@ def _non_loopback(name: str) -> str | None:
     return None
 
 
+def _routed_address(family: socket.AddressFamily, probe: str) -> str | None:
+    # Connecting a UDP socket sends nothing: the kernel only picks the source address of
+    # the route to *probe*, i.e. the address other hosts see.  Probes are documentation
+    # addresses (RFC 5737, RFC 3849), never contacted.
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe, 9))
+            address = str(sock.getsockname()[0])
+    except OSError:
+        return None
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return None if ip.is_loopback or ip.is_unspecified else address
+
+
 def _default_host() -> str:
     fqdn = socket.getfqdn()
     # A name is better than an address (it survives renumbering) but only if it resolves to
-    # something other clients can reach.
+    # something other hosts can reach.
     if fqdn and fqdn.lower() not in _LOCALHOST_NAMES and _non_loopback(fqdn):
         return fqdn
-    address = _non_loopback(socket.gethostname())
+    address = (
+        _non_loopback(socket.gethostname())
+        or _routed_address(socket.AF_INET, "192.0.2.1")
+        or _routed_address(socket.AF_INET6, "2001:db8::1")
+    )
     if address is None:
         raise ConfigError(
             "[zookeeper] advertise_host: the server listens on every interface and this "
@@ -302,6 +320,13 @@ class Registration:
         )
 
     @property
+    def session_id(self) -> int | None:
+        """Return the id of the connected ZooKeeper session, or None while disconnected."""
+        client = self._client
+        client_id = client.client_id if client is not None else None
+        return client_id[0] if client_id is not None else None
+
+    @property
     def data(self) -> dict[str, Any]:
         """Return a copy of the node's data."""
         return dict(self._data)
@@ -446,9 +471,9 @@ class Registration:
             return True
         timeout = self.session_timeout
         try:
-            client.create_async(
-                self.node_path, self._value, ephemeral=True, makepath=True
-            ).get(timeout=timeout)
+            client.create_async(self.node_path, self._value, ephemeral=True, makepath=True).get(
+                timeout=timeout
+            )
         except NodeExistsError:
             stat = client.exists_async(self.node_path).get(timeout=timeout)
             if stat is None:
@@ -464,9 +489,7 @@ class Registration:
                     session,
                 )
                 with contextlib.suppress(NoNodeError, BadVersionError):
-                    client.delete_async(self.node_path, version=stat.version).get(
-                        timeout=timeout
-                    )
+                    client.delete_async(self.node_path, version=stat.version).get(timeout=timeout)
                 return False
         self._node_session = session
         LOG.info("registered %s (session 0x%x)", self.node_path, session)

@@ -167,6 +167,13 @@ class ZooKeeperServer:
             proc.kill()
             proc.wait(timeout)
 
+    def restart_empty(self, timeout: float = 30.0) -> None:
+        """Restart on the same port with no data: every session and node is forgotten."""
+        self.stop()
+        if self._dir is not None:
+            shutil.rmtree(Path(self._dir.name) / "data", ignore_errors=True)
+        self.start(timeout)
+
     def close(self) -> None:
         """Stop the server and remove its directory."""
         self.stop()

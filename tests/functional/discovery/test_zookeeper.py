@@ -327,3 +327,14 @@ def test_registration_works_under_eventlet_with_the_green_handler(
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_stop_returns_promptly_while_zookeeper_is_unreachable(
+    zk_path: str, registrations: Factory
+) -> None:
+    registration = registrations(f"127.0.0.1:{free_port()}", zk_path, ("127.0.0.1", 8087))
+    registration.start()
+    began = time.monotonic()
+    registration.stop()
+    assert time.monotonic() - began < 2
+    assert not registration.is_registered

@@ -388,6 +388,7 @@ def generate_builds(
     :param batch: rows per insert statement batch.
     """
     writes.upsert_tenant(store, tenant)
+    batch = max(3, batch - batch % 3)  # whole buildsets of three builds per batch
     rng = random.Random(seed)  # noqa: S311 - benchmark data, not secrets
     with store.transaction() as session:
         tid = tenant_id(session, tenant)

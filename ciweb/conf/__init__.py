@@ -100,12 +100,12 @@ def paste_options(
             except (ValueError, cfg.Error) as exc:
                 raise ConfigError(f"[{group.name}] {opt.dest}: {exc}") from None
     for key, raw in local_conf.items():
-        opt = by_name.get(key)
-        if opt is None:
+        found = by_name.get(key)
+        if found is None:
             known = ", ".join(sorted(o.name for o in group_opts))
             raise ConfigError(f"[{group.name}] unknown option {key!r} (known: {known})")
         try:
-            values[opt.dest] = opt.type(raw)
+            values[found.dest] = found.type(raw)
         except ValueError as exc:
             raise ConfigError(f"[{group.name}] {key} = {raw!r}: {exc}") from None
     return values

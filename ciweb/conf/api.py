@@ -6,7 +6,7 @@ from oslo_config import cfg
 
 GROUP = cfg.OptGroup("api", title="API service", help="The paste pipeline that ciweb-api serves.")
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "paste_config",
         default="api-paste.ini",

@@ -12,7 +12,7 @@ GROUP = cfg.OptGroup(
 
 # Limits are "the smallest size refused": a request line of max_request_line - 1 bytes passes,
 # one of max_request_line bytes is refused.  Sizes of lines count the terminating CRLF.
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt(
         "bind_host",
         default="127.0.0.1",
@@ -45,7 +45,8 @@ OPTS = [
         default=8192,
         min=64,
         max=1048576,
-        help="Smallest request line, in bytes with its CRLF, that is refused with 414 URI Too Long.",
+        help="Smallest request line, in bytes with its CRLF, that is refused with "
+        "414 URI Too Long.",
     ),
     cfg.IntOpt(
         "max_header_line",

@@ -18,7 +18,7 @@ DEFAULT_CIPHERS = (
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 )
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "cert_file",
         help="PEM certificate (chain) of the server. (nova: ssl_cert_file)",

@@ -33,9 +33,7 @@ class Application:
         """
         return cls(**local_config)
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         raise NotImplementedError("subclasses implement __call__")
 
 
@@ -79,14 +77,10 @@ class Middleware(Application):
         """Inspect or replace the application's response."""
         return response
 
-    def __call__(  # type: ignore[override]
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         req = self.request_class(environ)
         response = self.process_request(req)
         if response is None:
             response = req.get_response(self.application)
             response = self.process_response(response)
         return response(environ, start_response)
-
-

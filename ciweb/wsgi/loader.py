@@ -31,9 +31,7 @@ def load_app(
     if not os.path.isfile(path):
         raise ConfigError(f"paste config file {path} not found")
     try:
-        return deploy.loadapp(  # type: ignore[no-any-return]
-            f"config:{path}", name=name, global_conf=dict(global_conf or {})
-        )
+        return deploy.loadapp(f"config:{path}", name=name, global_conf=dict(global_conf or {}))
     except LookupError as exc:
         raise ConfigError(f"{path}: cannot load application {name!r}: {exc}") from None
     except ConfigError as exc:

@@ -59,9 +59,7 @@ class Router:
             allowed.insert(allowed.index("GET") + 1, "HEAD")
         return allowed
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         method = environ["REQUEST_METHOD"]
         match = self._match(path, method)
@@ -80,7 +78,7 @@ class Router:
             raise error
         app = match.pop("controller")
         environ["wsgiorg.routing_args"] = ((), match)
-        return app(environ, start_response)  # type: ignore[no-any-return]
+        return app(environ, start_response)
 
 
 class Controller:
@@ -94,14 +92,12 @@ class Controller:
 
     request_class: type[Request] = Request
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         urlvars = dict(environ["wsgiorg.routing_args"][1])
         action = getattr(self, urlvars.pop("action"))
         result = action(self.request_class(environ), **urlvars)
         if isinstance(result, webob.Response):
-            return result(environ, start_response)  # type: ignore[no-any-return]
+            return result(environ, start_response)
         if result is None:
             start_response("204 No Content", [])
             return []

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +30,8 @@ import eventlet.wsgi
 import webob.exc
 from eventlet import greenio
 
+from ciweb.wsgi import head
+from ciweb.wsgi.head import Refuse
 from ciweb.wsgi.response import ErrorStream, ResponseWriter
 
 if TYPE_CHECKING:
@@ -47,31 +47,6 @@ ACCESS_LOG = logging.getLogger("ciweb.access")
 STATE_IDLE = eventlet.wsgi.STATE_IDLE
 STATE_REQUEST = eventlet.wsgi.STATE_REQUEST
 STATE_CLOSE = eventlet.wsgi.STATE_CLOSE
-
-# RFC 9110 §5.6.2: token = 1*tchar.
-_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
-# RFC 9112 §3: method SP request-target SP HTTP-version, then CRLF (a bare LF is tolerated,
-# RFC 9112 §2.2; a bare CR is not).  The target is visible ASCII only: no NUL, CTL, space or
-# 8-bit byte can reach PATH_INFO through it.
-_REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])\r?\n")
-# RFC 9112 §5: field-name ":" OWS field-value OWS; the name is a token directly followed by
-# the colon; the value is VCHAR / obs-text with inner SP / HTAB (RFC 9110 §5.5).
-_FIELD_LINE = re.compile(
-    rb"([" + _TCHAR + rb"]+):[ \t]*"
-    rb"((?:[\x21-\x7e\x80-\xff]+[ \t]+)*[\x21-\x7e\x80-\xff]+)?[ \t]*\r?\n"
-)
-_DIGITS = re.compile(r"[0-9]+")
-# RFC 9112 §7.1: chunk-size = 1*HEXDIG, then chunk extensions (ignored, but well-formed).
-_CHUNK_SIZE = re.compile(
-    rb"([0-9A-Fa-f]{1,16})"
-    rb"((?:[ \t]*;[ \t]*["
-    + _TCHAR
-    + rb"]+(?:[ \t]*=[ \t]*(?:["
-    + _TCHAR
-    + rb"]+|\"[^\"\r\n]*\"))?)*)"
-    rb"[ \t]*\r\n"
-)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _MAX_BLANK_LINES = 4
 
@@ -106,16 +81,6 @@ class BodyTooLarge(webob.exc.HTTPRequestEntityTooLarge):
 
 class BadChunk(webob.exc.HTTPBadRequest):
     """The chunked request body is malformed (RFC 9112 §7.1)."""
-
-
-class _Refuse(Exception):
-    """Refuse the request head with *status* and a short plain-text *reason*."""
-
-    def __init__(self, status: str, reason: str, headers: tuple[tuple[str, str], ...] = ()):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.headers = headers
 
 
 class _HeadTimeout(Exception):
@@ -202,12 +167,11 @@ class StrictInput(eventlet.wsgi.Input):
         return exc
 
     def _next_chunk_size(self, rfile: Any) -> int:
-        line = rfile.readline(1024)
-        match = _CHUNK_SIZE.fullmatch(line)
-        if match is None:
+        size = head.parse_chunk_size(rfile.readline(1024))
+        if size is None:
             # RFC 9112 §7.1: sizes are hex digits only: no sign, no "0x", no spaces.
             raise self._fail(BadChunk(detail="malformed chunk size line"))
-        return int(match.group(1), 16)
+        return size
 
     def _read_trailers(self, rfile: Any) -> None:
         # RFC 9112 §7.1.2: trailer fields are read and discarded, with bounded size.
@@ -215,7 +179,7 @@ class StrictInput(eventlet.wsgi.Input):
             line = rfile.readline(8192)
             if line == b"\r\n":
                 return
-            if not line.endswith(b"\r\n") or not _FIELD_LINE.fullmatch(line):
+            if not line.endswith(b"\r\n") or not head.FIELD_LINE.fullmatch(line):
                 raise self._fail(BadChunk(detail="malformed chunked trailer"))
         raise self._fail(BadChunk(detail="too many chunked trailer fields"))
 
@@ -354,12 +318,12 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         try:
             with eventlet.Timeout(self._head_deadline(), _HeadTimeout()):
                 environ = self._read_head()
-        except _Refuse as refusal:
+        except Refuse as refusal:
             self._refuse(refusal)
             return
         except _HeadTimeout:
             # RFC 9110 §15.5.9 408: the client was too slow to send its head.
-            self._refuse(_Refuse("408 Request Timeout", "request head not received in time"))
+            self._refuse(Refuse("408 Request Timeout", "request head not received in time"))
             return
         if environ is None:
             return
@@ -370,12 +334,12 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     def _readline(self, limit: int, status: str, what: str) -> bytes:
         line: bytes = self.rfile.readline(limit)
         if len(line) >= limit:
-            raise _Refuse(status, f"{what} too long")
+            raise Refuse(status, f"{what} too long")
         if line and not line.endswith(b"\n"):
-            raise _Refuse("400 Bad Request", f"{what} ended without a line break")
+            raise Refuse("400 Bad Request", f"{what} ended without a line break")
         return line
 
-    def _read_request_line(self) -> tuple[bytes, ...] | None:
+    def _read_request_line(self) -> head.RequestLine | None:
         limits = self.server.limits
         for _ in range(_MAX_BLANK_LINES + 1):
             line = self._readline(limits.max_request_line, "414 URI Too Long", "request line")
@@ -385,17 +349,9 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             if line not in (b"\r\n", b"\n"):
                 break
         else:
-            raise _Refuse("400 Bad Request", "too many empty lines")
+            raise Refuse("400 Bad Request", "too many empty lines")
         self.requestline = line.rstrip(b"\r\n").decode("latin-1")
-        match = _REQUEST_LINE.fullmatch(line)
-        if match is None:
-            if re.fullmatch(rb"\S+ \S+ HTTP/[0-9]+\.[0-9]+\r?\n", line):
-                raise _Refuse("505 HTTP Version Not Supported", "only HTTP/1.0 and 1.1 are served")
-            raise _Refuse("400 Bad Request", "malformed request line")
-        if match.group(3) != b"1":
-            # RFC 9110 §15.6.6: the major version is not supported.
-            raise _Refuse("505 HTTP Version Not Supported", "only HTTP/1.0 and 1.1 are served")
-        return match.groups()
+        return head.parse_request_line(line)
 
     def _read_fields(self) -> list[tuple[str, str]]:
         limits = self.server.limits
@@ -405,125 +361,34 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         while True:
             line = self._readline(limits.max_header_line, too_large, "header field line")
             if not line:
-                raise _Refuse("400 Bad Request", "connection closed inside the request head")
+                raise Refuse("400 Bad Request", "connection closed inside the request head")
             if line in (b"\r\n", b"\n"):
                 return fields
             total += len(line)
             if total >= limits.max_header_size:
-                raise _Refuse(too_large, "header section too large")
+                raise Refuse(too_large, "header section too large")
             if len(fields) + 1 >= limits.max_header_fields:
-                raise _Refuse(too_large, "too many header fields")
-            match = _FIELD_LINE.fullmatch(line)
-            if match is None:
-                # RFC 9112 §5.1 (space before colon), §5.2 (obs-fold), RFC 9110 §5.5 (CTLs).
-                raise _Refuse("400 Bad Request", "malformed header field")
-            name, value = match.groups()
-            fields.append((name.decode("latin-1"), (value or b"").decode("latin-1")))
+                raise Refuse(too_large, "too many header fields")
+            fields.append(head.parse_field_line(line))
 
     def _read_head(self) -> WSGIEnvironment | None:
         """Return the environ of the next request, None at a clean end of connection."""
-        parts = self._read_request_line()
-        if parts is None:
+        request_line = self._read_request_line()
+        if request_line is None:
             return None
-        method_b, target_b, _major, minor = parts
-        self.command = method = method_b.decode("ascii")
-        self.request_version = "HTTP/1.1" if minor != b"0" else "HTTP/1.0"
+        self.command, target, self.request_version = request_line
         fields = self._read_fields()
         environ = dict(self.server.base_environ)
-        environ["REQUEST_METHOD"] = method
+        environ["REQUEST_METHOD"] = self.command
         environ["SERVER_PROTOCOL"] = self.request_version
         environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = _host_port(self.client_address)
-        self._set_target(environ, target_b.decode("ascii"), method)
-        self._set_fields(environ, fields)
+        head.set_target(environ, target, self.command)
+        self.path = target
+        self.keep_alive_requested = head.apply_fields(
+            environ, fields, self.request_version, self.server.limits.max_body_size
+        )
         self._set_input(environ)
         return environ
-
-    def _set_target(self, environ: WSGIEnvironment, target: str, method: str) -> None:
-        if target.startswith("/"):
-            path, _, query = target.partition("?")
-        elif target == "*" and method == "OPTIONS":
-            path, query = "*", ""
-        elif target.startswith(("http://", "https://")):
-            # RFC 9112 §3.2.2: absolute-form; its authority replaces Host.
-            split = urllib.parse.urlsplit(target)
-            if not split.netloc:
-                raise _Refuse("400 Bad Request", "malformed request target")
-            environ["ciweb.target_host"] = split.netloc
-            path, query = split.path or "/", split.query
-        else:
-            raise _Refuse("400 Bad Request", "malformed request target")
-        path_info = urllib.parse.unquote(path, encoding="latin-1")
-        if _CONTROL.search(path_info):
-            # Percent-encoded NUL or control characters never reach the application.
-            raise _Refuse("400 Bad Request", "control character in request target")
-        self.path = target
-        environ["RAW_PATH_INFO"] = path
-        environ["PATH_INFO"] = path_info
-        environ["QUERY_STRING"] = query
-
-    def _set_fields(self, environ: WSGIEnvironment, fields: list[tuple[str, str]]) -> None:
-        framing: dict[str, list[str]] = {"host": [], "content-length": [], "transfer-encoding": []}
-        for name, value in fields:
-            lower = name.lower()
-            if lower in framing:
-                framing[lower].append(value)
-            if "_" in name:
-                # Header names with underscores would collide with dashes in environ keys.
-                continue
-            key = name.upper().replace("-", "_")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = "HTTP_" + key
-            # RFC 9110 §5.3: repeated fields combine into one comma-separated value.
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
-        if len(framing["host"]) > 1 or (self.request_version == "HTTP/1.1" and not framing["host"]):
-            raise _Refuse("400 Bad Request", "exactly one Host header field is required")
-        if "ciweb.target_host" in environ:
-            environ["HTTP_HOST"] = environ.pop("ciweb.target_host")
-        self._check_framing(environ, framing["content-length"], framing["transfer-encoding"])
-        tokens = {t.strip().lower() for t in environ.get("HTTP_CONNECTION", "").split(",")}
-        # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-        if self.request_version == "HTTP/1.1":
-            self.keep_alive_requested = "close" not in tokens
-        else:
-            self.keep_alive_requested = "keep-alive" in tokens
-        expect = environ.get("HTTP_EXPECT")
-        if (
-            expect is not None
-            and expect.lower() != "100-continue"
-            and self.request_version == "HTTP/1.1"
-        ):
-            raise _Refuse("417 Expectation Failed", "only 100-continue is supported")
-
-    def _check_framing(
-        self, environ: WSGIEnvironment, lengths: list[str], codings: list[str]
-    ) -> None:
-        if codings:
-            if self.request_version == "HTTP/1.0":
-                # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
-                raise _Refuse("400 Bad Request", "Transfer-Encoding in an HTTP/1.0 request")
-            if lengths:
-                # RFC 9112 §6.1, §11.2: both headers are a smuggling attempt; refuse and close.
-                raise _Refuse("400 Bad Request", "both Content-Length and Transfer-Encoding")
-            names = [c.strip().lower() for v in codings for c in v.split(",")]
-            if any(not re.fullmatch(rb"[" + _TCHAR + rb"]+", n.encode("latin-1")) for n in names):
-                raise _Refuse("400 Bad Request", "malformed Transfer-Encoding")
-            if any(n != "chunked" for n in names):
-                # RFC 9112 §6.1: a transfer coding the server does not understand: 501.
-                raise _Refuse(
-                    "501 Not Implemented", "only the chunked transfer coding is supported"
-                )
-            if len(names) != 1:
-                raise _Refuse("400 Bad Request", "chunked applied more than once")
-            environ.pop("CONTENT_LENGTH", None)
-            return
-        if not lengths:
-            return
-        # RFC 9112 §6.3: one Content-Length, 1*DIGIT; anything else is unrecoverable framing.
-        if len(lengths) != 1 or not _DIGITS.fullmatch(lengths[0]):
-            raise _Refuse("400 Bad Request", "invalid Content-Length")
-        limit = self.server.limits.max_body_size
-        if limit and int(lengths[0]) >= limit:
-            raise _Refuse("413 Content Too Large", "request body too large")
 
     def _set_input(self, environ: WSGIEnvironment) -> None:
         chunked = "HTTP_TRANSFER_ENCODING" in environ
@@ -555,7 +420,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.upgraded = True
         self.conn_state[2] = STATE_IDLE
 
-    def _refuse(self, refusal: _Refuse) -> None:
+    def _refuse(self, refusal: Refuse) -> None:
         """Answer a refused head with a status line and a short body, then close."""
         body = refusal.reason.encode("ascii") + b"\n"
         head = [f"HTTP/1.1 {refusal.status}", f"Date: {self.server.date()}"]

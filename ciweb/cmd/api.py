@@ -31,11 +31,10 @@ EXIT_CONFIG = 2
 
 def _monkey_patch() -> None:
     # Only this command patches: the framework and the service never do (ARCHITECTURE).
-    import eventlet
+    # Through ciweb.wsgi.server, which imports eventlet with its deprecation notice silenced.
+    from ciweb.wsgi import server
 
-    from ciweb.wsgi import server  # noqa: F401  (imports eventlet quietly)
-
-    eventlet.monkey_patch()
+    server.eventlet.monkey_patch()
 
 
 def find_paste_config(conf: cfg.ConfigOpts) -> str:

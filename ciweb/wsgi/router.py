@@ -33,6 +33,16 @@ def json_body(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def _decode_path(path: str) -> str:
+    """Return PATH_INFO as text: PEP 3333 carries the URL's bytes as latin-1, URLs are UTF-8."""
+    if path.isascii():
+        return path
+    try:
+        return path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise webob.exc.HTTPBadRequest(detail="the request path is not UTF-8") from None
+
+
 class Router:
     """Dispatch requests to controllers by URL and method with a ``routes.Mapper``.
 
@@ -60,7 +70,7 @@ class Router:
         return allowed
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO") or "/"
+        path = _decode_path(environ.get("PATH_INFO") or "/")
         method = environ["REQUEST_METHOD"]
         match = self._match(path, method)
         if match is None and method == "HEAD":

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
-__all__ = ["BadChunk", "BodyTooLarge", "HttpProtocol", "Limits", "Site"]
+__all__ = ["BadChunk", "BodyTooLarge", "HttpProtocol", "Limits", "Site", "StrictInput"]
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("ciweb.access")
@@ -47,6 +47,8 @@ ACCESS_LOG = logging.getLogger("ciweb.access")
 STATE_IDLE = eventlet.wsgi.STATE_IDLE
 STATE_REQUEST = eventlet.wsgi.STATE_REQUEST
 STATE_CLOSE = eventlet.wsgi.STATE_CLOSE
+# Accepted, first request not read yet: neither idle (never closed to make room) nor in flight.
+STATE_NEW = "new"
 
 _MAX_BLANK_LINES = 4
 
@@ -77,6 +79,9 @@ class Limits:
 
 class BodyTooLarge(webob.exc.HTTPRequestEntityTooLarge):
     """The request body grew to the server's limit while the application read it."""
+
+    # RFC 9110 §15.5.14: the current name of 413, as the head's refusal uses.
+    title = "Content Too Large"
 
 
 class BadChunk(webob.exc.HTTPBadRequest):
@@ -281,7 +286,9 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def handle(self) -> None:
         """Serve requests until the connection is to be closed."""
-        while not self.server.stopping:
+        # A connection accepted before a stop began gets its first request served (with
+        # "Connection: close"): nothing accepted is dropped silently.
+        while self.requests == 0 or not self.server.stopping:
             self.close_connection = True
             self.close_connection_forced = False
             self.handle_one_request()

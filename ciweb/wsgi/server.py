@@ -29,7 +29,14 @@ with warnings.catch_warnings():
     from eventlet.green import socket as green_socket
     from eventlet.green import ssl as green_ssl
 
-from ciweb.wsgi.protocol import STATE_IDLE, STATE_REQUEST, HttpProtocol, Limits, Site
+from ciweb.wsgi.protocol import (
+    STATE_IDLE,
+    STATE_NEW,
+    STATE_REQUEST,
+    HttpProtocol,
+    Limits,
+    Site,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -300,7 +307,8 @@ class Server:
                 # The pool is full: idle keep-alive connections make room for new clients
                 # (RFC 9112 §9.6 lets a server close an idle connection at any time).
                 self._close_idle()
-            conn = [address, client, STATE_IDLE]
+            # A new connection is not idle: closing it before it was read would drop it.
+            conn = [address, client, STATE_NEW]
             key = id(conn)
             self._connections[key] = conn
             greenthread = self.pool.spawn(self.protocol_class, conn, site)

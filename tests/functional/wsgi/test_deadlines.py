@@ -1,0 +1,110 @@
+"""Deadlines: a total one for the request head, an idle keep-alive one, and a full pool."""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.functional.apps import ServerProcess
+from tests.functional.wsgi.client import Connection, get
+
+HEAD_TIMEOUT = 0.5
+
+
+@pytest.fixture(scope="module")
+def quick() -> Iterator[ServerProcess]:
+    """A server with half-second head and keep-alive deadlines."""
+    limits = {"header_timeout": HEAD_TIMEOUT, "keepalive_timeout": HEAD_TIMEOUT}
+    with ServerProcess(limits=limits) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def small_pool() -> Iterator[ServerProcess]:
+    """A server of two green threads with a long keep-alive and a 1 s head deadline."""
+    limits = {"header_timeout": 1.0, "keepalive_timeout": 30.0}
+    with ServerProcess(limits=limits, pool_size=2) as proc:
+        yield proc
+
+
+def closed_after(conn: Connection) -> tuple[bytes, float]:
+    started = time.monotonic()
+    data = conn.read_all()
+    return data, time.monotonic() - started
+
+
+def test_a_slowloris_client_is_cut_at_the_head_deadline(quick: ServerProcess) -> None:
+    head = b"GET / HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: " + b"s" * 100
+    with Connection(quick.port) as conn:
+        started = time.monotonic()
+        for byte in head:
+            # One byte every 0.1 s: each recv is quick; only a total deadline ends this.
+            readable, _, _ = select.select([conn.sock], [], [], 0.1)
+            if readable:
+                break
+            try:
+                conn.send(bytes([byte]))
+            except OSError:
+                break
+        data = conn.read_all()
+        elapsed = time.monotonic() - started
+    assert data == b"" or data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + 1.5
+
+
+def test_a_silent_client_is_closed_at_the_head_deadline(quick: ServerProcess) -> None:
+    with Connection(quick.port) as conn:
+        data, elapsed = closed_after(conn)
+    assert data == b"" or data.startswith(b"HTTP/1.1 408 ")
+    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + 1.5
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(
+    quick: ServerProcess,
+) -> None:
+    with Connection(quick.port) as conn:
+        conn.send(get())
+        assert conn.read_response().status == 200
+        data, elapsed = closed_after(conn)
+    assert data == b""
+    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + 1.5
+
+
+def test_idle_keep_alive_connections_make_room_in_a_full_pool(small_pool: ServerProcess) -> None:
+    idle = [Connection(small_pool.port) for _ in range(2)]
+    try:
+        for conn in idle:
+            conn.send(get())
+            assert conn.read_response().status == 200
+        started = time.monotonic()
+        with Connection(small_pool.port) as third:
+            third.send(get())
+            assert third.read_response().body == b"hello"
+        # Far below the 30 s keep-alive timeout: the idle ones were closed to make room.
+        assert time.monotonic() - started < 2.0
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+def test_slow_clients_in_a_full_pool_delay_others_only_until_their_deadline(
+    small_pool: ServerProcess,
+) -> None:
+    slow = [Connection(small_pool.port) for _ in range(2)]
+    try:
+        for conn in slow:
+            conn.send(b"GET / HTTP/1.1\r\n")
+        started = time.monotonic()
+        with Connection(small_pool.port, timeout=5.0) as third:
+            third.send(get())
+            assert third.read_response().body == b"hello"
+        # The slow ones are neither idle nor dropped: they keep their slots to their deadline.
+        assert 0.8 <= time.monotonic() - started < 1.0 + 1.5
+        for conn in slow:
+            assert conn.read_all().startswith(b"HTTP/1.1 408 ")
+    finally:
+        for conn in slow:
+            conn.close()

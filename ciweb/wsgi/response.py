@@ -66,6 +66,8 @@ class ResponseWriter:
     def __init__(self, protocol: HttpProtocol) -> None:
         self.protocol = protocol
         self.environ = protocol.environ
+        # The server's own body reader: middleware may replace wsgi.input in the environ.
+        self.input = protocol.environ["wsgi.input"]
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
         self.sent = False
@@ -93,6 +95,10 @@ class ResponseWriter:
             raise RuntimeError("start_response() called twice without exc_info")
         if len(status) < 4 or not status[:3].isdigit() or status[3] != " ":
             raise ValueError(f"invalid WSGI status {status!r}")
+        if status < "200":
+            # RFC 9110 §15.2: 1xx responses are interim; a WSGI application's response is
+            # final (a client would wait for another), so this is an application error.
+            raise ValueError(f"interim status {status!r} as a final response")
         self.status = status
         self.headers = headers
         return self.write
@@ -104,6 +110,9 @@ class ResponseWriter:
             wfile.write(self._head())
             self.sent = True
         if self.bodyless or not data:
+            # A response without body bytes (HEAD, 204, 304, empty) must still leave now,
+            # not when the keep-alive connection closes.
+            wfile.flush()
             return
         if self.length is not None:
             room = self.length - self.written
@@ -137,6 +146,10 @@ class ResponseWriter:
             if lower in _HOP_BY_HOP:
                 continue
             if lower == "content-length":
+                if code == 204:
+                    continue  # RFC 9110 §8.6: never a Content-Length in a 204.
+                if not (value.isascii() and value.isdigit()):
+                    raise ValueError(f"invalid Content-Length {value!r} from the application")
                 self.length = int(value)
             elif lower == "date":
                 has_date = True
@@ -215,7 +228,8 @@ class ResponseWriter:
 
     def _recover(self, exc: webob.exc.HTTPException | None) -> None:
         """Answer an error raised by the application, if the response has not started."""
-        self.protocol.close_connection = True
+        # After an application error the state of the request body is unknown: close.
+        self.protocol.close_connection = self.protocol.close_connection_forced = True
         if self.sent:
             return  # The client gets a truncated response and a closed connection.
         self.status, self.headers = None, []
@@ -238,7 +252,7 @@ class ResponseWriter:
     def _finish_request(self) -> None:
         """Decide whether the connection can carry another request, draining the body."""
         protocol = self.protocol
-        body = self.environ["wsgi.input"]
+        body = self.input
         if body.should_send_hundred_continue:
             # The client may or may not send the body it announced: only closing is safe.
             protocol.close_connection = True

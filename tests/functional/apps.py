@@ -43,7 +43,10 @@ def _sleep(seconds: float) -> None:
 
 def echo(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     """Return the environ's string values and the body as JSON."""
-    body = environ["wsgi.input"].read()
+    parts = []
+    while data := environ["wsgi.input"].read(1024):
+        parts.append(data)
+    body = b"".join(parts)
     seen = {k: v for k, v in environ.items() if isinstance(v, str)}
     out = json.dumps({"environ": seen, "body": body.decode("latin-1")}).encode()
     start_response(

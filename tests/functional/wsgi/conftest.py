@@ -41,3 +41,18 @@ def server(access_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     }
     with ServerProcess(**options).start(stderr) as proc:
         yield proc
+
+
+@pytest.fixture(scope="session")
+def validating() -> Iterator[ServerProcess]:
+    """Return a server with default limits whose app is wrapped in ``wsgiref.validate``."""
+    limits = {"header_timeout": 2.0, "keepalive_timeout": 2.0}
+    with ServerProcess(limits=limits, validate=True) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def no_keepalive() -> Iterator[ServerProcess]:
+    """Return a server with keep-alive off."""
+    with ServerProcess(limits={"header_timeout": 2.0}, keepalive=False) as proc:
+        yield proc

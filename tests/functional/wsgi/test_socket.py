@@ -1,0 +1,60 @@
+"""The listening socket: port 0, IPv6, TCP keepalive options and the backlog."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from tests.functional.apps import ServerProcess
+from tests.functional.wsgi.client import request
+
+
+def test_port_0_reports_the_real_port(server: ServerProcess) -> None:
+    assert server.port > 0
+    response, conn = request(server.port, b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
+    conn.close()
+    assert json.loads(response.body)["environ"]["SERVER_PORT"] == str(server.port)
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_a_server_binds_the_ipv6_loopback() -> None:
+    with ServerProcess(host="::1") as proc:
+        assert proc.host == "::1"
+        response, conn = request(proc.port, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", host="::1")
+        conn.close()
+    assert response.body == b"hello"
+
+
+def test_accepted_connections_have_the_tcp_keepalive_options(server: ServerProcess) -> None:
+    response, conn = request(server.port, b"GET /sockopt HTTP/1.1\r\nHost: t\r\n\r\n")
+    conn.close()
+    options = json.loads(response.body)
+    assert options["SO_KEEPALIVE"] != 0
+    assert (options["TCP_KEEPIDLE"], options["TCP_KEEPINTVL"], options["TCP_KEEPCNT"]) == (
+        77,
+        11,
+        5,
+    )
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_the_backlog_is_passed_to_listen() -> None:
+    with ServerProcess(backlog=37) as proc:
+        out = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{proc.port}"], capture_output=True, text=True, check=True
+        ).stdout
+    # For a listening socket, ss shows the backlog as Send-Q (the third column).
+    assert out.split()[2] == "37", out

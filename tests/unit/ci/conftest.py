@@ -26,9 +26,10 @@ def _empty(store: Store) -> None:
 
 
 @pytest.fixture
-def bare_store(tmp_path: Any) -> Iterator[Store]:
-    """A store on an empty database, not migrated."""
-    url = os.environ.get(URL_VARIABLE) or f"sqlite:///{tmp_path / 'ciweb.sqlite'}"
+def bare_store(database_url: str) -> Iterator[Store]:
+    """A store on an empty database, not migrated: SQLite, then PostgreSQL (tests/conftest.py),
+    or only the database named by CIWEB_TEST_DATABASE_URL when it is set."""
+    url = os.environ.get(URL_VARIABLE) or database_url
     store = Store(make_engine(url), key_bits=2048)
     if os.environ.get(URL_VARIABLE):
         _empty(store)

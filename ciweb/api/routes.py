@@ -1,23 +1,280 @@
-"""The route table of the API, all of it, in one place."""
+"""The route table of the API, all of it, in one place.
+
+Paths, names and greedy parameters are Zuul's (reference/zuul-api.md §1): tenant routes live
+under ``/api/tenant/{tenant}/``; ``{project}`` takes slashes (``org/project``); routes are
+tried in order, so ``project/{project}/autohold`` comes before ``project/{project}``.  A
+whitelabel deployment (``tenant = name`` in the app section) also answers every tenant route
+without the ``tenant/{tenant}/`` prefix, as zuul-client and the dashboard then ask.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
 import routes
 
-from ciweb.api.controllers.info import InfoController
+from ciweb.api.controllers.autoholds import AutoholdsController
+from ciweb.api.controllers.builds import BuildsController
+from ciweb.api.controllers.buildsets import BuildsetsController
+from ciweb.api.controllers.config_errors import ConfigErrorsController
+from ciweb.api.controllers.empty import EmptyController
+from ciweb.api.controllers.info import IndexController, InfoController
+from ciweb.api.controllers.jobs import JobsController
+from ciweb.api.controllers.keys import KeysController
+from ciweb.api.controllers.openapi import OpenApiController
+from ciweb.api.controllers.pipelines import PipelinesController
+from ciweb.api.controllers.projects import ProjectsController
+from ciweb.api.controllers.status import StatusController
+from ciweb.api.controllers.tenants import TenantsController
 
-__all__ = ["make_mapper"]
+if TYPE_CHECKING:
+    from ciweb.api.context import ApiContext
+    from ciweb.api.controllers.admin import WriteControllers
+
+__all__ = [
+    "ROOT_ROUTES",
+    "TENANT_PREFIX",
+    "TENANT_ROUTES",
+    "ReadControllers",
+    "connect_tenant_route",
+    "connect_write_routes",
+    "make_mapper",
+    "route_map",
+]
 
 GET = {"method": ["GET"]}
+TENANT_PREFIX = "/api/tenant/{tenant}/"
+
+# (route name, path, controller field of ReadControllers, action)
+ROOT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("info", "/api/info", "info", "info"),
+    ("openapi", "/api/openapi.yaml", "openapi", "openapi"),
+    ("tenants", "/api/tenants", "tenants", "tenants"),
+    ("connections", "/api/connections", "empty", "root_list"),
+    ("components", "/api/components", "empty", "root_object"),
+)
+
+# (route name, path after TENANT_PREFIX, controller field, action); order matters.
+TENANT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("tenant_info", "info", "info", "tenant_info"),
+    ("tenant_status", "tenant-status", "tenants", "tenant_status"),
+    ("status", "status", "status", "status"),
+    ("status_change", "status/change/{change}", "status", "status_change"),
+    ("jobs", "jobs", "jobs", "jobs"),
+    ("job", "job/{job_name:.+}", "jobs", "job"),
+    ("projects", "projects", "projects", "projects"),
+    ("autohold", "project/{project:.+}/autohold", "autoholds", "project_autoholds"),
+    ("project", "project/{project:.+}", "projects", "project"),
+    ("pipelines", "pipelines", "pipelines", "pipelines"),
+    ("key", "key/{project:.+}.pub", "keys", "key"),
+    ("project_ssh_key", "project-ssh-key/{project:.+}.pub", "keys", "ssh_key"),
+    ("badge", "badge", "builds", "badge"),
+    ("builds", "builds", "builds", "builds"),
+    ("build", "build/{uuid}", "builds", "build"),
+    ("build_times", "build-times", "builds", "build_times"),
+    ("buildsets", "buildsets", "buildsets", "buildsets"),
+    ("buildset", "buildset/{uuid}", "buildsets", "buildset"),
+    ("config_errors", "config-errors", "config_errors", "config_errors"),
+    ("autohold_list", "autohold", "autoholds", "autoholds"),
+    ("autohold_by_request_id", "autohold/{hold_id}", "autoholds", "autohold"),
+    ("labels", "labels", "empty", "tenant_list"),
+    ("nodes", "nodes", "empty", "tenant_list"),
+    ("semaphores", "semaphores", "empty", "tenant_list"),
+    ("system_events", "system-events", "empty", "tenant_list"),
+    ("nodeset_requests", "nodeset-requests", "empty", "tenant_list"),
+    ("providers", "providers", "empty", "tenant_list"),
+    ("images", "images", "empty", "tenant_list"),
+    ("flavors", "flavors", "empty", "tenant_list"),
+)
 
 
-def make_mapper(*, info: InfoController) -> routes.Mapper:
+@dataclasses.dataclass(frozen=True)
+class ReadControllers:
+    """One instance of each read controller, sharing one :class:`ApiContext`."""
+
+    info: InfoController
+    openapi: OpenApiController
+    tenants: TenantsController
+    status: StatusController
+    builds: BuildsController
+    buildsets: BuildsetsController
+    jobs: JobsController
+    projects: ProjectsController
+    pipelines: PipelinesController
+    config_errors: ConfigErrorsController
+    keys: KeysController
+    autoholds: AutoholdsController
+    empty: EmptyController
+
+    @classmethod
+    def build(cls, context: ApiContext, *, openapi_document: bytes) -> ReadControllers:
+        """Return the read controllers of *context*.
+
+        :param context: the API context.
+        :param openapi_document: the YAML served at ``/api/openapi.yaml``.
+        """
+        return cls(
+            info=InfoController(context),
+            openapi=OpenApiController(context, document=openapi_document),
+            tenants=TenantsController(context),
+            status=StatusController(context),
+            builds=BuildsController(context),
+            buildsets=BuildsetsController(context),
+            jobs=JobsController(context),
+            projects=ProjectsController(context),
+            pipelines=PipelinesController(context),
+            config_errors=ConfigErrorsController(context),
+            keys=KeysController(context),
+            autoholds=AutoholdsController(context),
+            empty=EmptyController(context),
+        )
+
+
+def connect_tenant_route(
+    mapper: routes.Mapper,
+    name: str,
+    suffix: str,
+    *,
+    controller: Any,
+    action: str,
+    methods: list[str],
+    whitelabel: str | None = None,
+) -> None:
+    """Connect ``/api/tenant/{tenant}/<suffix>``, and ``/api/<suffix>`` when whitelabel.
+
+    The whitelabel form passes ``tenant=<whitelabel>`` to the action and has no name, so
+    the route map at ``/api`` lists each route once.
+
+    :param mapper: the mapper.
+    :param name: the route name (a key of the ``/api`` route map).
+    :param suffix: the path after the tenant prefix, e.g. ``builds``.
+    :param controller: the controller instance.
+    :param action: its method name.
+    :param methods: the HTTP methods of the route.
+    :param whitelabel: the pinned tenant, or None.
+    """
+    conditions = {"method": methods}
+    mapper.connect(
+        name, TENANT_PREFIX + suffix, controller=controller, action=action, conditions=conditions
+    )
+    if whitelabel is not None:
+        path = "/api/" + suffix
+        if any(path == root_path for _n, root_path, _c, _a in ROOT_ROUTES):
+            return  # /api/info: the root info carries info.tenant already
+        mapper.connect(
+            path, controller=controller, action=action, tenant=whitelabel, conditions=conditions
+        )
+
+
+def route_map(mapper: routes.Mapper) -> dict[str, str]:
+    """Return route name -> path template of every named route of *mapper*.
+
+    :param mapper: a mapper built by :func:`make_mapper`.
+    """
+    return {r.name: r.routepath for r in mapper.matchlist if r.name}
+
+
+def make_mapper(
+    read: ReadControllers,
+    *,
+    tenant: str | None = None,
+    write: WriteControllers | None = None,
+) -> routes.Mapper:
     """Return the mapper of every API route.
 
-    :param info: the controller of ``/api/info``.
+    :param read: the read controllers.
+    :param tenant: the whitelabel tenant, if the deployment is pinned to one.
+    :param write: the reporting and admin controllers, if any.
     """
     mapper = routes.Mapper()
     mapper.explicit = True
     mapper.minimization = False
-    mapper.connect("/api/info", controller=info, action="info", conditions=GET)
+    for name, path, field, action in ROOT_ROUTES:
+        controller = getattr(read, field)
+        mapper.connect(name, path, controller=controller, action=action, conditions=GET)
+    for name, suffix, field, action in TENANT_ROUTES:
+        connect_tenant_route(
+            mapper,
+            name,
+            suffix,
+            controller=getattr(read, field),
+            action=action,
+            methods=["GET"],
+            whitelabel=tenant,
+        )
+    connect_write_routes(mapper, write)
+    index = IndexController(read.info.context, route_map=route_map(mapper))
+    mapper.connect("index", "/api", controller=index, action="index", conditions=GET)
     return mapper
+
+
+def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | None) -> None:
+    """Connect the reporting and admin routes (see ciweb/api/controllers/admin.py).
+
+    Zuul's admin routes live under the tenant prefix (and without it when whitelabel);
+    ``/api/authorizations`` is the root form, or the whitelabel tenant's.  ciweb's reporting
+    routes always name the tenant: ``/api/report/tenant/{tenant}/...``.
+
+    :param mapper: the mapper.
+    :param controllers: the write controllers; None connects nothing.
+    """
+    if controllers is None:
+        return
+    admin, reporting, whitelabel = controllers.admin, controllers.reporting, controllers.tenant
+    for name, suffix, action, method in _ADMIN_ROUTES:
+        connect_tenant_route(
+            mapper,
+            name,
+            suffix,
+            controller=admin,
+            action=action,
+            methods=[method],
+            whitelabel=whitelabel,
+        )
+    if whitelabel is None:
+        mapper.connect(
+            "authorizations",
+            "/api/authorizations",
+            controller=admin,
+            action="root_authorizations",
+            conditions=GET,
+        )
+    for name, suffix, action, method in _REPORT_ROUTES:
+        mapper.connect(
+            name,
+            _REPORT_PREFIX + suffix,
+            controller=reporting,
+            action=action,
+            conditions={"method": [method]},
+        )
+
+
+# (route name, path after TENANT_PREFIX, AdminController action, method): Zuul's admin API.
+_ADMIN_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("project_enqueue", "project/{project:.+}/enqueue", "enqueue", "POST"),
+    ("project_dequeue", "project/{project:.+}/dequeue", "dequeue", "POST"),
+    ("project_autohold_create", "project/{project:.+}/autohold", "create_autohold", "POST"),
+    ("promote", "promote", "promote", "POST"),
+    ("autohold_delete", "autohold/{hold_id}", "delete_autohold", "DELETE"),
+    ("tenant_state", "state", "set_state", "POST"),
+    ("tenant_authorizations", "authorizations", "authorizations", "GET"),
+)
+_REPORT_PREFIX = "/api/report/tenant/{tenant}"
+# (route name, path after _REPORT_PREFIX, ReportingController action, method).
+_REPORT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("report_tenant", "", "put_tenant", "PUT"),
+    ("report_project", "/projects/{name:.+}", "put_project", "PUT"),
+    ("report_pipeline", "/pipelines/{name}", "put_pipeline", "PUT"),
+    ("report_job", "/jobs/{name:.+}", "put_job", "PUT"),
+    ("report_buildsets", "/buildsets", "create_buildset", "POST"),
+    ("report_buildset", "/buildsets/{uuid}", "update_buildset", "PATCH"),
+    ("report_buildset_events", "/buildsets/{uuid}/events", "add_buildset_event", "POST"),
+    ("report_buildset_builds", "/buildsets/{uuid}/builds", "create_build", "POST"),
+    ("report_build", "/builds/{uuid}", "update_build", "PATCH"),
+    ("report_build_console", "/builds/{uuid}/console", "append_console", "POST"),
+    ("report_status", "/status", "put_status", "PUT"),
+    ("report_config_errors", "/config-errors", "put_config_errors", "PUT"),
+    ("report_events", "/events", "list_events", "GET"),
+    ("report_event_ack", "/events/{event_id}/ack", "ack_event", "POST"),
+)

@@ -1,0 +1,90 @@
+"""The OpenAPI 3.1 document of the API, merged from the ``*.yaml`` fragments beside this file.
+
+``read.yaml`` holds the document's head (``openapi``, ``info``, ``servers``...) and the read
+API; other fragments (``write.yaml``...) add ``paths``, ``components`` and ``tags``.  Two
+fragments may describe different methods of one path, but not the same method of a path, nor
+two different definitions under one component name: that is an error, not a silent override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["FRAGMENTS", "HEAD_FRAGMENT", "dump_document", "load_document", "merge_fragments"]
+
+FRAGMENTS = Path(__file__).parent
+HEAD_FRAGMENT = "read.yaml"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as stream:
+        try:
+            data = yaml.safe_load(stream)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: an OpenAPI fragment must be a mapping")
+    return data
+
+
+def _merge_paths(into: dict[str, Any], paths: dict[str, Any], source: str) -> None:
+    for template, item in paths.items():
+        target = into.setdefault(template, {})
+        for method, operation in item.items():
+            if method in target and target[method] != operation:
+                raise ValueError(f"{source}: {method} {template} is described twice")
+            target[method] = operation
+
+
+def _merge_components(into: dict[str, Any], components: dict[str, Any], source: str) -> None:
+    for section, entries in components.items():
+        target = into.setdefault(section, {})
+        for name, definition in entries.items():
+            if name in target and target[name] != definition:
+                raise ValueError(f"{source}: components/{section}/{name} is defined twice")
+            target[name] = definition
+
+
+def merge_fragments(fragments: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Return one document from (name, fragment) pairs; the first gives the head.
+
+    :param fragments: parsed fragments, the head fragment first.
+    :raises ValueError: when two fragments describe the same operation or component.
+    """
+    document: dict[str, Any] = {}
+    for source, fragment in fragments:
+        for key, value in fragment.items():
+            if key == "paths":
+                _merge_paths(document.setdefault("paths", {}), value or {}, source)
+            elif key == "components":
+                _merge_components(document.setdefault("components", {}), value or {}, source)
+            elif key == "tags":
+                known = {tag["name"] for tag in document.get("tags", ())}
+                document.setdefault("tags", []).extend(
+                    tag for tag in value or () if tag["name"] not in known
+                )
+            else:
+                document.setdefault(key, value)
+    return document
+
+
+def load_document(directory: Path = FRAGMENTS) -> dict[str, Any]:
+    """Read and merge every ``*.yaml`` fragment of *directory* (``read.yaml`` first).
+
+    :param directory: where the fragments are.
+    :raises ValueError: on an unreadable fragment or a conflict between two.
+    """
+    files = sorted(directory.glob("*.yaml"), key=lambda p: (p.name != HEAD_FRAGMENT, p.name))
+    if not files or files[0].name != HEAD_FRAGMENT:
+        raise ValueError(f"{directory}: {HEAD_FRAGMENT} is missing")
+    return merge_fragments((p.name, _read(p)) for p in files)
+
+
+def dump_document(document: dict[str, Any]) -> bytes:
+    """Return *document* as UTF-8 YAML, keys in their written order."""
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return text.encode("utf-8")

@@ -40,7 +40,7 @@ import traceback as _traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["CHANNELS", "Bus", "ChannelFailures", "State"]
+__all__ = ["CHANNELS", "Bus", "ChannelFailures", "State", "in_main_thread"]
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +48,20 @@ LOG = logging.getLogger(__name__)
 CHANNELS = ("start", "stop", "graceful", "exit", "log", "main")
 
 DEFAULT_PRIORITY = 50
+
+
+def in_main_thread() -> bool:
+    """Return whether the caller runs in the main thread (the main greenlet under eventlet).
+
+    Under eventlet's monkey-patching the main greenlet's ``current_thread()`` is a second
+    ``_MainThread`` object, of a second ``_MainThread`` class (eventlet re-imports
+    ``threading``), not ``threading.main_thread()``; an identity test would then never
+    match, and queued signal actions would never run.  Green threads are ``Thread`` or
+    ``_DummyThread`` objects, so the class name tells the main one apart in both worlds.
+    """
+    current = threading.current_thread()
+    main = threading.main_thread()
+    return current is main or type(current).__name__ == type(main).__name__
 
 
 class State(enum.Enum):
@@ -366,7 +380,7 @@ class Bus:
         if interval <= 0:
             raise ValueError(f"interval must be positive: {interval!r}")
         wanted = frozenset([state] if isinstance(state, State) else state)
-        in_main = threading.current_thread() is threading.main_thread()
+        in_main = in_main_thread()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if in_main:

@@ -31,11 +31,10 @@ import logging
 import os
 import signal
 import tempfile
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ciweb.process.bus import State
+from ciweb.process.bus import State, in_main_thread
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -150,7 +149,7 @@ class SignalHandler(SimplePlugin):
 
     @staticmethod
     def _require_main_thread(what: str) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        if not in_main_thread():
             raise RuntimeError(f"SignalHandler.{what}() must run in the main thread")
 
     def subscribe(self) -> None:
@@ -172,7 +171,7 @@ class SignalHandler(SimplePlugin):
 
     def exit(self) -> None:
         """Restore the previous handlers when the bus exits in the main thread."""
-        if threading.current_thread() is threading.main_thread():
+        if in_main_thread():
             self.unsubscribe()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,609 @@
+"""Worker processes under a supervising parent: spawn, respawn, recycle, reload, resize.
+
+Design (see the README's "Workers" section):
+
+* The parent is **not** monkey-patched and runs no eventlet hub.  It owns the listening
+  sockets and starts each worker with fork+exec of a fresh interpreter
+  (``python -m ciweb.process.workers``), which monkey-patches before it loads the pipeline;
+  the listening socket and a status pipe are inherited through ``pass_fds``.
+* Balancing: with ``reuse_port`` (the default) the parent opens one SO_REUSEPORT socket per
+  worker *slot*, all on the same port, and the kernel spreads new connections over them.
+  The parent keeps every slot socket open for its whole life, so the accept queue of a slot
+  survives its worker: a replacement (reload, recycling, respawn) inherits the same socket
+  and accepts what queued meanwhile; nothing is refused, nothing queued is lost.
+  Without ``reuse_port`` every slot shares one socket.
+* Workers report over their pipe, one JSON object per line: ``{"event": "ready"}`` once
+  they listen, then ``{"event": "stats", ...}`` whenever their counters change.
+* All supervision runs in the main thread, from the bus's ``main`` channel (every 0.1 s) and
+  the signal-driven channels; no thread touches the worker table except under ``_lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ciweb.conf import ConfigError
+from ciweb.process.bus import Bus
+from ciweb.process.plugins import SimplePlugin
+
+__all__ = [
+    "Backoff",
+    "Settings",
+    "StatusReporter",
+    "Supervisor",
+    "WorkerProcess",
+    "request_limit",
+]
+
+LOG = logging.getLogger(__name__)
+
+WORKER_COMMAND = (sys.executable, "-m", "ciweb.process.workers")
+# A worker that dies younger than this counts as a crash loop for the backoff.
+STABLE_AFTER = 10.0
+# Extra seconds a draining worker gets past graceful_timeout before SIGKILL.
+KILL_MARGIN = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the supervisor needs from the configuration; built and checked by the command.
+
+    :param conf_args: command-line arguments of ``ciweb.conf.load`` that workers re-parse.
+    :param host: ``[server] bind_host``.
+    :param port: ``[server] bind_port``.
+    :param backlog: ``[server] backlog``.
+    :param workers: number of workers, already resolved (>= 1).
+    :param reuse_port: one SO_REUSEPORT socket per worker, else one shared socket.
+    :param max_requests: recycle a worker after this many requests; 0 never.
+    :param max_requests_jitter: random extra requests per worker.
+    :param start_timeout: seconds a new worker has to become ready.
+    :param respawn_max_delay: longest respawn backoff.
+    :param graceful_timeout: ``[server] graceful_shutdown_timeout``.
+    """
+
+    conf_args: tuple[str, ...]
+    host: str = "127.0.0.1"
+    port: int = 0
+    backlog: int = 128
+    workers: int = 1
+    reuse_port: bool = True
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    start_timeout: float = 60.0
+    respawn_max_delay: float = 10.0
+    graceful_timeout: float = 30.0
+
+
+def request_limit(max_requests: int, jitter: int, rng: random.Random) -> int | None:
+    """Return the number of requests after which one worker is recycled, None for never.
+
+    :param max_requests: the base limit; 0 means never.
+    :param jitter: up to this many extra requests, drawn uniformly.
+    :param rng: the random source.
+    """
+    if max_requests <= 0:
+        return None
+    return max_requests + (rng.randint(0, jitter) if jitter > 0 else 0)
+
+
+class Backoff:
+    """Respawn delays that double while workers keep dying young, and reset once one lives.
+
+    :param initial: first delay in seconds.
+    :param maximum: longest delay in seconds.
+    :param stable_after: a worker that lived this long resets the delay.
+    """
+
+    def __init__(self, initial: float = 0.1, maximum: float = 10.0, stable_after: float = 10.0):
+        if not 0 < initial <= maximum:
+            raise ValueError(f"backoff: need 0 < initial <= maximum, got {initial}, {maximum}")
+        self.initial = initial
+        self.maximum = maximum
+        self.stable_after = stable_after
+        self._failures = 0
+
+    def next_delay(self, lifetime: float) -> float:
+        """Return the delay before respawning a worker that died after *lifetime* seconds.
+
+        :param lifetime: seconds the dead worker ran.
+        """
+        if lifetime >= self.stable_after:
+            self._failures = 0
+        delay = min(self.initial * (2**self._failures), self.maximum)
+        self._failures += 1
+        return delay
+
+
+@dataclass(eq=False)
+class WorkerProcess:
+    """The parent's view of one worker process."""
+
+    slot: int
+    proc: subprocess.Popen[bytes]
+    status: int  # read end of the status pipe
+    limit: int | None
+    started: float = field(default_factory=time.monotonic)
+    ready: bool = False
+    retiring: float | None = None  # monotonic time SIGTERM was sent
+    replaces: WorkerProcess | None = None
+    reload: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+    buffer: bytes = b""
+
+    @property
+    def pid(self) -> int:
+        """The worker's process id."""
+        return self.proc.pid
+
+    @property
+    def requests(self) -> int:
+        """Requests the worker reported having served."""
+        return int(self.stats.get("requests", 0))
+
+    def describe(self) -> dict[str, Any]:
+        """Return the worker's line of the monitor's ``stats``."""
+        state = "retiring" if self.retiring else ("ready" if self.ready else "starting")
+        info = {"pid": self.pid, "slot": self.slot, "state": state}
+        info["uptime"] = round(time.monotonic() - self.started, 3)
+        for key in ("requests", "in_flight", "connections", "pool_free", "pool_size"):
+            info[key] = self.stats.get(key, 0)
+        return info
+
+
+class Supervisor(SimplePlugin):
+    """Run :attr:`Settings.workers` worker processes and keep them running.
+
+    :param bus: the process bus.
+    :param settings: the checked settings.
+    :param prepare: re-reads and checks the configuration for a reload; returns new
+        settings or raises :class:`~ciweb.conf.ConfigError`.
+    :param listen: ``listen(host, port, backlog=, reuse_port=)`` returning a listening socket.
+    :param worker_command: the command prefix that starts a worker.
+    """
+
+    channels = ("start", "stop", "graceful", "main", "add_worker", "remove_worker")
+    priorities = {"start": 50, "stop": 50}
+
+    def __init__(
+        self,
+        bus: Bus,
+        settings: Settings,
+        *,
+        prepare: Callable[[], Settings],
+        listen: Callable[..., socket.socket],
+        worker_command: Sequence[str] = WORKER_COMMAND,
+    ) -> None:
+        super().__init__(bus)
+        if settings.workers < 1:
+            raise ValueError("Supervisor: settings.workers must be >= 1")
+        self.settings = settings
+        self.prepare = prepare
+        self.listen = listen
+        self.worker_command = tuple(worker_command)
+        self.wanted = settings.workers
+        self.workers: list[WorkerProcess] = []
+        self.retired_requests = 0
+        self._sockets: list[socket.socket] = []
+        self._address: tuple[str, int] | None = None
+        self._respawns: dict[int, float] = {}  # slot -> monotonic time due
+        self._backoff: dict[int, Backoff] = {}
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self._lock = threading.RLock()
+        self._stopping = False
+        self._previous: Settings | None = None
+        self._previous_wanted = self.wanted
+
+    # -- sockets -----------------------------------------------------------------------------
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Return the bound ``(host, port)``, with the real port when 0 was asked."""
+        if self._address is None:
+            raise RuntimeError("the supervisor has not bound its socket yet")
+        return self._address
+
+    @property
+    def url(self) -> str:
+        """Return ``http://host:port`` of the listening sockets."""
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def _open_slot_socket(self) -> socket.socket:
+        if self._sockets and not self.settings.reuse_port:
+            return self._sockets[0]
+        host, port = self.settings.host, self.settings.port
+        if self._address is not None:
+            port = self._address[1]  # every slot on the port the first one got
+        sock = self.listen(host, port, backlog=self.settings.backlog, reuse_port=True)
+        if self._address is None:
+            name = sock.getsockname()
+            self._address = (name[0], name[1])
+        return sock
+
+    def _close_slot_socket(self, slot: int) -> None:
+        sock = self._sockets.pop(slot)
+        if sock not in self._sockets:
+            sock.close()
+
+    # -- spawning ----------------------------------------------------------------------------
+
+    def _spawn(self, slot: int, **flags: Any) -> WorkerProcess:
+        sock = self._sockets[slot]
+        read_fd, write_fd = os.pipe()
+        argv = [
+            *self.worker_command,
+            "--slot", str(slot),
+            "--listen-fd", str(sock.fileno()),
+            "--status-fd", str(write_fd),
+            "--",
+            *self.settings.conf_args,
+        ]  # fmt: skip
+        try:
+            proc = subprocess.Popen(argv, pass_fds=(sock.fileno(), write_fd))  # noqa: S603
+        finally:
+            os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        limit = request_limit(
+            self.settings.max_requests, self.settings.max_requests_jitter, self._rng
+        )
+        worker = WorkerProcess(slot=slot, proc=proc, status=read_fd, limit=limit, **flags)
+        with self._lock:
+            self.workers.append(worker)
+        LOG.info("started worker pid %d for slot %d", worker.pid, slot)
+        return worker
+
+    def _retire(self, worker: WorkerProcess) -> None:
+        if worker.retiring is None:
+            worker.retiring = time.monotonic()
+            with contextlib.suppress(ProcessLookupError):
+                worker.proc.send_signal(signal.SIGTERM)
+
+    # -- the bus ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind the slot sockets, start the workers and wait until all are ready.
+
+        :raises ConfigError: when binding fails.
+        :raises RuntimeError: when a worker exits or times out before it is ready.
+        """
+        for _slot in range(self.wanted):
+            self._sockets.append(self._open_slot_socket())
+        started = [self._spawn(slot) for slot in range(self.wanted)]
+        deadline = time.monotonic() + self.settings.start_timeout
+        while not all(w.ready for w in started):
+            self._read_status(0.05)
+            for worker in started:
+                code = worker.proc.poll()
+                if code is not None:
+                    raise RuntimeError(
+                        f"worker pid {worker.pid} exited with status {code} before it was ready"
+                    )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"workers not ready within {self.settings.start_timeout:.0f} s "
+                    "([process] worker_start_timeout)"
+                )
+
+    def stop(self) -> None:
+        """Close the listening sockets, drain every worker, and wait until all have exited."""
+        self._stopping = True
+        while self._sockets:
+            self._close_slot_socket(len(self._sockets) - 1)
+        for worker in list(self.workers):
+            self._retire(worker)
+        deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN
+        while self.workers:
+            self._read_status(0.05)
+            self._reap()
+            if time.monotonic() > deadline:
+                for worker in self.workers:
+                    LOG.warning("worker pid %d still running: killing it", worker.pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        worker.proc.kill()
+                deadline = float("inf")
+        LOG.info("all workers exited")
+
+    def main(self) -> None:
+        """Supervise: read reports, reap, respawn, recycle, finish reloads (every interval)."""
+        if self._stopping:
+            return
+        self._read_status(0)
+        self._reap()
+        now = time.monotonic()
+        for worker in list(self.workers):
+            self._check_worker(worker, now)
+        for slot, due in list(self._respawns.items()):
+            if due <= now:
+                del self._respawns[slot]
+                if slot < len(self._sockets):
+                    self._spawn(slot)
+        self._finish_reload()
+
+    def _check_worker(self, worker: WorkerProcess, now: float) -> None:
+        if worker.retiring is not None:
+            if now - worker.retiring > self.settings.graceful_timeout + KILL_MARGIN:
+                LOG.warning("worker pid %d did not drain in time: killing it", worker.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    worker.proc.kill()
+            return
+        if not worker.ready and now - worker.started > self.settings.start_timeout:
+            LOG.error("worker pid %d not ready after %.0f s: killing it", worker.pid,
+                      now - worker.started)  # fmt: skip
+            with contextlib.suppress(ProcessLookupError):
+                worker.proc.kill()
+            return
+        if worker.ready and worker.replaces is not None:
+            old, worker.replaces = worker.replaces, None
+            LOG.info("worker pid %d ready: draining worker pid %d", worker.pid, old.pid)
+            self._retire(old)
+        if (
+            worker.ready
+            and worker.limit is not None
+            and worker.requests >= worker.limit
+            and not any(w.replaces is worker for w in self.workers)
+        ):
+            LOG.info("recycling worker pid %d after %d requests (max_requests %d)",
+                     worker.pid, worker.requests, worker.limit)  # fmt: skip
+            worker.limit = None
+            self._spawn(worker.slot, replaces=worker)
+
+    def _reap(self) -> None:
+        for worker in list(self.workers):
+            code = worker.proc.poll()
+            if code is None:
+                continue
+            self._read_one(worker)
+            os.close(worker.status)
+            with self._lock:
+                self.workers.remove(worker)
+                self.retired_requests += worker.requests
+            self._after_exit(worker, code)
+
+    def _after_exit(self, worker: WorkerProcess, code: int) -> None:
+        lifetime = time.monotonic() - worker.started
+        if worker.retiring is not None or self._stopping:
+            LOG.info("worker pid %d exited (status %d) after draining", worker.pid, code)
+            return
+        if worker.reload:
+            LOG.error("reload aborted: new worker pid %d exited with status %d before it "
+                      "was ready; the old workers keep serving", worker.pid, code)  # fmt: skip
+            self._abort_reload()
+            return
+        for other in self.workers:
+            if other.replaces is worker:
+                other.replaces = None  # the replacement simply takes over the slot
+        if worker.replaces is not None:
+            # A replacement died: the old worker keeps serving and is recycled again later.
+            worker.replaces.limit = worker.limit
+        if worker.slot >= len(self._sockets) or self._slot_served(worker.slot):
+            LOG.warning("worker pid %d exited with status %d", worker.pid, code)
+            return
+        backoff = self._backoff.setdefault(
+            worker.slot, Backoff(0.1, self.settings.respawn_max_delay, STABLE_AFTER)
+        )
+        delay = backoff.next_delay(lifetime)
+        LOG.error("worker pid %d (slot %d) died with status %d after %.1f s; respawning "
+                  "in %.1f s", worker.pid, worker.slot, code, lifetime, delay)  # fmt: skip
+        self._respawns[worker.slot] = time.monotonic() + delay
+
+    def _slot_served(self, slot: int) -> bool:
+        return any(w.slot == slot and w.retiring is None for w in self.workers)
+
+    # -- reports -------------------------------------------------------------------------------
+
+    def _read_status(self, timeout: float) -> None:
+        fds = {w.status: w for w in self.workers}
+        if not fds:
+            if timeout:
+                time.sleep(timeout)
+            return
+        readable, _, _ = select.select(list(fds), [], [], timeout)
+        for fd in readable:
+            self._read_one(fds[fd])
+
+    def _read_one(self, worker: WorkerProcess) -> None:
+        try:
+            while chunk := os.read(worker.status, 65536):
+                worker.buffer += chunk
+        except BlockingIOError:
+            pass
+        *lines, worker.buffer = worker.buffer.split(b"\n")
+        for line in lines:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                LOG.warning("worker pid %d sent a bad report: %r", worker.pid, line[:100])
+                continue
+            if report.get("event") == "ready" and not worker.ready:
+                worker.ready = True
+                LOG.info("worker pid %d (slot %d) is ready", worker.pid, worker.slot)
+            elif report.get("event") == "stats":
+                with self._lock:
+                    worker.stats = report
+
+    # -- reload and resize ---------------------------------------------------------------
+
+    def graceful(self) -> None:
+        """Re-read the configuration and replace every worker, without dropping a request.
+
+        The new configuration is checked here first; a broken one is refused with a log
+        line and the old workers keep serving.  New workers start on the same sockets; the
+        old ones drain once *all* new ones are ready.
+        """
+        if any(w.reload for w in self.workers):
+            LOG.warning("reload already in progress: SIGHUP ignored")
+            return
+        try:
+            settings = self.prepare()
+        except (ConfigError, ValueError) as exc:
+            LOG.error("reload refused, the old workers keep serving: %s", exc)
+            return
+        kept = ("host", "port", "backlog", "reuse_port")
+        changed = [k for k in kept if getattr(settings, k) != getattr(self.settings, k)]
+        if changed:
+            LOG.warning("reload: %s changes need a restart; keeping the current sockets",
+                        ", ".join(changed))  # fmt: skip
+        self._previous = self.settings
+        self._previous_wanted = self.wanted
+        self.settings = Settings(
+            **{**settings.__dict__, **{k: getattr(self.settings, k) for k in kept}}
+        )
+        while len(self._sockets) < settings.workers:
+            self._sockets.append(self._open_slot_socket())
+        self.wanted = settings.workers
+        LOG.info("reload: starting %d new worker(s)", self.wanted)
+        for slot in range(self.wanted):
+            self._spawn(slot, reload=True)
+
+    def _finish_reload(self) -> None:
+        new = [w for w in self.workers if w.reload]
+        if not new or not all(w.ready for w in new):
+            return
+        old = [w for w in self.workers if not w.reload and w.retiring is None]
+        for worker in new:
+            worker.reload = False
+        self._previous = None
+        for worker in old:
+            self._retire(worker)
+        self._respawns.clear()
+        while len(self._sockets) > self.wanted:
+            self._close_slot_socket(len(self._sockets) - 1)
+        LOG.info("reload complete: %d new worker(s), %d draining", len(new), len(old))
+
+    def _abort_reload(self) -> None:
+        for worker in self.workers:
+            if worker.reload:
+                worker.reload = False
+                self._retire(worker)
+        if self._previous is not None:
+            self.settings, self._previous = self._previous, None
+            self.wanted = self._previous_wanted
+        while len(self._sockets) > self.wanted:
+            self._close_slot_socket(len(self._sockets) - 1)
+
+    def add_worker(self) -> None:
+        """Start one more worker (SIGTTIN)."""
+        if self._stopping:
+            return
+        self._sockets.append(self._open_slot_socket())
+        self.wanted += 1
+        self._spawn(len(self._sockets) - 1)
+        LOG.info("workers: %d wanted", self.wanted)
+
+    def remove_worker(self) -> None:
+        """Drain the worker of the last slot and close its socket (SIGTTOU); keep one."""
+        if self._stopping or self.wanted <= 1:
+            LOG.warning("workers: keeping the last worker (SIGTTOU ignored)")
+            return
+        self.wanted -= 1
+        slot = len(self._sockets) - 1
+        self._respawns.pop(slot, None)
+        for worker in self.workers:
+            if worker.slot == slot:
+                self._retire(worker)
+        self._close_slot_socket(slot)
+        LOG.info("workers: %d wanted", self.wanted)
+
+    # -- monitor ---------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Return the totals and one entry per worker process, for the monitor."""
+        with self._lock:
+            workers = [w.describe() for w in self.workers]
+            retired = self.retired_requests
+        return {
+            "workers_wanted": self.wanted,
+            "requests": retired + sum(w["requests"] for w in workers),
+            "in_flight": sum(w["in_flight"] for w in workers),
+            "pool_free": sum(w["pool_free"] for w in workers if w["state"] == "ready"),
+            "workers": workers,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """Return ``status`` ``ok`` when every wanted worker is ready, else ``degraded``."""
+        with self._lock:
+            ready = sum(1 for w in self.workers if w.ready and w.retiring is None)
+        status = "ok" if ready >= self.wanted else "degraded"
+        return {"status": status, "workers_ready": ready, "workers_wanted": self.wanted}
+
+
+class StatusReporter(SimplePlugin):
+    """In a worker: report readiness and counters to the parent over the status pipe.
+
+    Also exits the worker's bus when the parent is gone (its pid changes), so that workers
+    never outlive a parent killed with SIGKILL.
+
+    :param bus: the worker's bus.
+    :param fd: the write end of the status pipe.
+    :param sample: returns the counters to report (``requests``, ``in_flight``, ...).
+    :param interval: seconds between two checks of the counters.
+    """
+
+    priorities = {"start": 80, "stop": 90}
+    channels = ("start", "stop")
+
+    def __init__(
+        self, bus: Bus, fd: int, sample: Callable[[], dict[str, Any]], interval: float = 0.1
+    ) -> None:
+        super().__init__(bus)
+        self.fd = fd
+        self.sample = sample
+        self.interval = interval
+        self._parent = os.getppid()
+        self._running = False
+        self._last: dict[str, Any] = {}
+
+    def _send(self, report: dict[str, Any]) -> None:
+        data = (json.dumps(report, sort_keys=True) + "\n").encode("ascii")
+        try:
+            os.write(self.fd, data)
+        except OSError:
+            self._running = False  # the parent is gone; the loop notices and exits the bus
+
+    def start(self) -> None:
+        """Say ready, then report the counters whenever they change."""
+        self._running = True
+        self._send({"event": "ready", "pid": os.getpid()})
+        threading.Thread(target=self._loop, name="status-reporter", daemon=True).start()
+
+    def _loop(self) -> None:
+        while self._running:
+            if os.getppid() != self._parent:
+                LOG.error("parent process %d is gone: exiting", self._parent)
+                self._running = False
+                self.bus.exit()
+                return
+            self.report()
+            time.sleep(self.interval)
+
+    def report(self) -> None:
+        """Send the counters if they changed since the last report."""
+        current = self.sample()
+        if current != self._last:
+            self._last = current
+            self._send({"event": "stats", "pid": os.getpid(), **current})
+
+    def stop(self) -> None:
+        """Send the final counters."""
+        self.report()
+        self._running = False
+
+
+if __name__ == "__main__":
+    from ciweb.cmd.api import worker_main
+
+    sys.exit(worker_main(sys.argv[1:]))

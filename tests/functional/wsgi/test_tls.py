@@ -68,6 +68,7 @@ def test_an_https_request_is_served(tls_server: ServerProcess, ca: trustme.CA) -
     assert b'"HTTPS": "on"' in body
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_a_tls_1_1_client_is_refused(tls_server: ServerProcess, ca: trustme.CA) -> None:
     context = client_context(ca)
     context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED

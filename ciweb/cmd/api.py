@@ -23,7 +23,7 @@ from ciweb import conf as ciweb_conf
 from ciweb.conf import ConfigError
 from ciweb.process.bus import Bus, ChannelFailures
 from ciweb.process.logs import LogsPlugin, configure_logging
-from ciweb.process.plugins import PIDFile, SignalHandler
+from ciweb.process.plugins import PIDFile, PIDFileError, SignalHandler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -179,8 +179,6 @@ def _subscribe_common(bus: Bus, conf: cfg.ConfigOpts, monitor: MonitorServer | N
 
     SignalHandler(bus).subscribe()
     LogsPlugin(bus).subscribe()
-    if conf.process.pid_file:
-        PIDFile(bus, conf.process.pid_file).subscribe()
     if monitor is not None:
         MonitorPlugin(bus, monitor).subscribe()
 
@@ -230,6 +228,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ciweb-api: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if conf.process.pid_file:
+        # Claimed before the bus starts anything: with SO_REUSEPORT a second instance
+        # could otherwise bind the same port and take a share of its connections.
+        pid_file = PIDFile(bus, conf.process.pid_file)
+        try:
+            pid_file.start()
+        except PIDFileError as exc:
+            print(f"ciweb-api: error: {exc}", file=sys.stderr)
+            return 1
+        bus.subscribe("exit", pid_file.exit, priority=90)
     _subscribe_common(bus, conf, monitor)
     supervisor.subscribe()
     if zk_options["hosts"]:

@@ -112,8 +112,11 @@ def build_auth(global_conf: Mapping[str, str], local_conf: Mapping[str, str]) ->
 
     :param global_conf: paste's global configuration.
     :param local_conf: the app section's keys.
+    :raises ConfigError: naming the bad ``[auth]`` or ``[auth_<name>]`` option.
     """
-    return None
+    from ciweb.api.auth import auth_from_paste
+
+    return auth_from_paste(global_conf)
 
 
 def build_write_controllers(context: ApiContext) -> WriteControllers | None:
@@ -123,7 +126,9 @@ def build_write_controllers(context: ApiContext) -> WriteControllers | None:
 
     :param context: the API context.
     """
-    return None
+    from ciweb.api.controllers.admin import make_write_controllers
+
+    return make_write_controllers(context)
 
 
 def app_factory(global_conf: Mapping[str, str], **local_conf: str) -> ApiApplication:

@@ -72,9 +72,7 @@ class InfoController(ApiController):
         """
         super().__init__(context)
         pinned = context.tenant
-        self._body = json_body(
-            info_document(tenant=pinned, auth=context.auth_capabilities(pinned))
-        )
+        self._body = json_body(info_document(tenant=pinned, auth=context.auth_capabilities(pinned)))
 
     def info(self, req: Request) -> bytes:
         """Return the pre-serialised info document; never needs authentication."""

@@ -1,0 +1,1 @@
+"""Tests of the API controllers, one module per resource."""

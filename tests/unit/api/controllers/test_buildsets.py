@@ -1,0 +1,57 @@
+"""Tests of ciweb.api.controllers.buildsets: the list and one buildset."""
+
+from __future__ import annotations
+
+from ciweb.middleware.faults import Faults
+from tests.unit.api.helpers import T, error_of, get
+
+
+def test_buildsets_are_newest_first_with_refs_and_a_total(app: Faults) -> None:
+    response = get(app, f"{T}/buildsets?limit=5")
+    body = response.json
+    assert [b["_id"] for b in body] == [120, 119, 118, 117, 116]
+    assert response.headers["X-Total-Count"] == "120"
+    assert {"uuid", "result", "pipeline", "refs", "message", "event_id"} <= set(body[0])
+    assert body[0]["refs"][0]["project"]
+
+
+def test_the_dashboard_buildsets_query_works(app: Faults) -> None:
+    url = (
+        f"{T}/buildsets?skip=0&limit=50"
+        "&exclude_result=NO_JOBS&exclude_result=DEQUEUED&complete=true"
+    )
+    response = get(app, url)
+    assert response.status_code == 200
+    assert all(b["result"] not in (None, "NO_JOBS", "DEQUEUED") for b in response.json)
+    assert int(response.headers["X-Total-Count"]) >= len(response.json)
+
+
+def test_buildsets_filter_by_ref_fields(app: Faults) -> None:
+    first = get(app, f"{T}/buildsets?limit=1").json[0]
+    change = first["refs"][0]["change"]
+    body = get(app, f"{T}/buildsets?change={change}").json
+    assert body
+    assert all(any(r["change"] == change for r in b["refs"]) for b in body)
+
+
+def test_one_buildset_has_its_builds_and_events(app: Faults) -> None:
+    uuid = get(app, f"{T}/buildsets?limit=1").json[0]["uuid"]
+    body = get(app, f"{T}/buildset/{uuid}").json
+    assert body["uuid"] == uuid
+    assert body["builds"]
+    assert "pipeline" not in body["builds"][0]
+    assert "buildset" not in body["builds"][0]
+    assert isinstance(body["events"], list)
+
+
+def test_an_unknown_buildset_is_404_buildset_not_found(app: Faults) -> None:
+    response = get(app, f"{T}/buildset/nope")
+    assert response.status_code == 404
+    assert error_of(response) == "Buildset not found"
+
+
+def test_a_bad_buildset_filter_is_400(app: Faults) -> None:
+    response = get(app, f"{T}/buildsets?idx_min=x")
+    assert response.status_code == 400
+    assert error_of(response) == "idx_min, idx_max must be integers"
+    assert get(app, f"{T}/buildsets?job_name=x").status_code == 400

@@ -1,0 +1,91 @@
+"""Tests of ciweb.api.controllers.status: the stored document, its validators, 304s."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ciweb.api.controllers.status import not_modified
+from ciweb.middleware.faults import Faults
+from ciweb.wsgi.request import Request
+from tests.unit.api.helpers import OTHER, T, error_of, get
+
+
+@pytest.fixture(scope="module")
+def first(app: Faults):
+    return get(app, f"{T}/status")
+
+
+def test_status_is_the_stored_document_with_validators(first) -> None:
+    assert first.status_code == 200
+    assert first.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert first.headers["ETag"].startswith('"')
+    assert first.headers["Last-Modified"].endswith(" GMT")
+    body = first.json
+    item = body["pipelines"][0]["change_queues"][0]["heads"][0][0]
+    assert item["live"] is True
+    assert {"id", "refs", "jobs", "enqueue_time"} <= set(item)
+    assert {"name", "uuid", "result", "start_time", "elapsed_time"} <= set(item["jobs"][0])
+
+
+@pytest.mark.parametrize("inm", ["{tag}", "W/{tag}", '"x", {tag}', "*"])
+def test_a_matching_if_none_match_is_304_without_a_body(app: Faults, first, inm: str) -> None:
+    tag = first.headers["ETag"]
+    response = get(app, f"{T}/status", headers={"If-None-Match": inm.format(tag=tag)})
+    assert response.status_code == 304
+    assert response.body == b""
+    assert response.headers["ETag"] == tag
+    assert "Content-Type" not in response.headers
+
+
+def test_another_etag_gets_the_document(app: Faults) -> None:
+    response = get(app, f"{T}/status", headers={"If-None-Match": '"stale"'})
+    assert response.status_code == 200
+    assert response.json["pipelines"]
+
+
+def test_if_modified_since_the_last_change_is_304(app: Faults, first) -> None:
+    since = first.headers["Last-Modified"]
+    assert get(app, f"{T}/status", headers={"If-Modified-Since": since}).status_code == 304
+    older = "Mon, 01 Jan 2001 00:00:00 GMT"
+    assert get(app, f"{T}/status", headers={"If-Modified-Since": older}).status_code == 200
+
+
+def test_if_none_match_wins_over_if_modified_since(app: Faults, first) -> None:
+    headers = {"If-None-Match": '"stale"', "If-Modified-Since": first.headers["Last-Modified"]}
+    assert get(app, f"{T}/status", headers=headers).status_code == 200
+
+
+def test_an_invalid_if_modified_since_is_ignored() -> None:
+    import datetime as dt
+
+    req = Request.blank("/", headers={"If-Modified-Since": "yesterday"})
+    assert not_modified(req, '"a"', dt.datetime(2020, 1, 1)) is False
+
+
+def test_a_tenant_without_a_reported_status_has_an_empty_document(app: Faults) -> None:
+    body = get(app, f"/api/tenant/{OTHER}/status").json
+    assert body["pipelines"] == []
+    assert body["trigger_event_queue"] == {"length": 0}
+
+
+def test_status_of_an_unknown_tenant_is_404(app: Faults) -> None:
+    response = get(app, "/api/tenant/nope/status")
+    assert response.status_code == 404
+    assert error_of(response) == "Unknown tenant"
+
+
+def test_status_change_lists_the_items_of_that_change(app: Faults, first) -> None:
+    item = first.json["pipelines"][0]["change_queues"][0]["heads"][0][0]
+    change = item["refs"][0]["id"]
+    found = get(app, f"{T}/status/change/{change}").json
+    assert found
+    assert all(any(r["id"] == change for r in i["refs"]) for i in found)
+    assert json.dumps(item, sort_keys=True) in {json.dumps(i, sort_keys=True) for i in found}
+
+
+def test_status_change_without_a_match_is_an_empty_list(app: Faults) -> None:
+    response = get(app, f"{T}/status/change/999999,9")
+    assert response.status_code == 200
+    assert response.json == []

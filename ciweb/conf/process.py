@@ -24,10 +24,11 @@ OPTS: list[cfg.Opt] = [
     cfg.BoolOpt(
         "reuse_port",
         default=True,
-        help="Give each worker its own SO_REUSEPORT listening socket on the same port, so "
-        "that the kernel spreads connections evenly over the workers (measured: ~1.9x one "
-        "worker with two workers on two cores, against ~1.1x for one shared socket). "
-        "False shares one listening socket between all workers.",
+        help="Give each worker slot its own SO_REUSEPORT listening socket on the same "
+        "port, held open by the parent: the kernel spreads new connections over the "
+        "slots, and a slot's queue survives its worker (reload, recycling, respawn). "
+        "False shares one listening socket between all workers. bench/workers.py "
+        "compares both.",
     ),
     cfg.IntOpt(
         "max_requests",

@@ -1,0 +1,203 @@
+"""Tests of the worker supervision logic, with real child processes playing workers."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ciweb.conf import ConfigError
+from ciweb.process.bus import Bus
+from ciweb.process.workers import Backoff, Settings, Supervisor, request_limit
+from ciweb.wsgi.server import listen
+
+DEADLINE = 15.0
+
+# A stand-in worker: says ready (unless told to fail), then reports N requests, and
+# exits 0 on SIGTERM.  It speaks the real status-pipe protocol.
+FAKE_WORKER = textwrap.dedent("""\
+    import json, os, signal, sys, time
+    args = sys.argv[1:]
+    fd = int(args[args.index("--status-fd") + 1])
+    mode = args[args.index("--") + 1]
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    if mode == "fail":
+        sys.exit(3)
+    os.write(fd, json.dumps({"event": "ready"}).encode() + b"\\n")
+    requests = 0
+    while True:
+        requests += 1 if mode == "busy" else 0
+        os.write(fd, json.dumps({"event": "stats", "requests": requests}).encode() + b"\\n")
+        time.sleep(0.05)
+    """)
+
+
+def run_until(bus: Bus, supervisor: Supervisor, done: Callable[[], bool]) -> None:
+    end = time.monotonic() + DEADLINE
+    while not done():
+        assert time.monotonic() < end, "supervision did not reach the expected state"
+        supervisor.main()
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def fake_worker(tmp_path: Path) -> list[str]:
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE_WORKER)
+    return [sys.executable, str(script)]
+
+
+@pytest.fixture
+def make_supervisor(fake_worker: list[str]) -> Iterator[Callable[..., Supervisor]]:
+    made: list[Supervisor] = []
+
+    def make(
+        mode: str = "idle", prepare: Callable[[], Settings] | None = None, **kw: object
+    ) -> Supervisor:
+        settings = Settings(conf_args=(mode,), graceful_timeout=2.0, **kw)  # type: ignore[arg-type]
+        supervisor = Supervisor(
+            Bus(),
+            settings,
+            prepare=prepare or (lambda: settings),
+            listen=listen,
+            worker_command=fake_worker,
+        )
+        made.append(supervisor)
+        return supervisor
+
+    yield make
+    for supervisor in made:
+        supervisor.stop()
+
+
+def test_backoff_doubles_while_workers_die_young_and_resets_after_a_stable_run() -> None:
+    backoff = Backoff(0.1, 1.0, stable_after=10.0)
+    assert [backoff.next_delay(0.5) for _ in range(5)] == [0.1, 0.2, 0.4, 0.8, 1.0]
+    assert backoff.next_delay(60.0) == 0.1
+
+
+def test_request_limit_adds_jitter_within_bounds_and_zero_means_never() -> None:
+    rng = random.Random(7)
+    limits = {request_limit(100, 10, rng) for _ in range(200)}
+    assert limits <= set(range(100, 111)) and len(limits) > 5
+    assert request_limit(0, 10, rng) is None
+    assert request_limit(5, 0, rng) == 5
+
+
+def test_start_waits_for_every_worker_and_binds_one_port(
+    make_supervisor: Callable[..., Supervisor],
+) -> None:
+    supervisor = make_supervisor(workers=2)
+    supervisor.start()
+    assert all(w.ready for w in supervisor.workers)
+    assert len(supervisor.workers) == 2
+    assert supervisor.address[1] > 0
+    assert supervisor.health()["status"] == "ok"
+
+
+def test_start_fails_when_a_worker_exits_before_it_is_ready(
+    make_supervisor: Callable[..., Supervisor],
+) -> None:
+    supervisor = make_supervisor("fail")
+    with pytest.raises(RuntimeError, match="exited with status 3 before it was ready"):
+        supervisor.start()
+
+
+def test_a_dead_worker_is_respawned_in_its_slot(
+    make_supervisor: Callable[..., Supervisor], caplog: pytest.LogCaptureFixture
+) -> None:
+    supervisor = make_supervisor(workers=2)
+    supervisor.start()
+    victim = supervisor.workers[0]
+    victim.proc.kill()
+    run_until(
+        supervisor.bus,
+        supervisor,
+        lambda: (
+            victim not in supervisor.workers
+            and len(supervisor.workers) == 2
+            and all(w.ready for w in supervisor.workers)
+        ),
+    )
+    assert {w.slot for w in supervisor.workers} == {0, 1}
+    assert f"worker pid {victim.pid} (slot 0) died with status -9" in caplog.text
+
+
+def test_a_worker_past_max_requests_is_replaced_before_it_drains(
+    make_supervisor: Callable[..., Supervisor],
+) -> None:
+    supervisor = make_supervisor("busy", max_requests=5)
+    supervisor.start()
+    first = supervisor.workers[0]
+    run_until(supervisor.bus, supervisor, lambda: first not in supervisor.workers)
+    (replacement,) = supervisor.workers
+    assert replacement.ready and replacement.slot == 0
+    assert supervisor.stats()["requests"] >= 5
+
+
+def test_a_reload_with_a_broken_configuration_keeps_the_workers(
+    make_supervisor: Callable[..., Supervisor], caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> Settings:
+        raise ConfigError("[api] paste_config: nowhere.ini not found")
+
+    supervisor = make_supervisor(prepare=broken)
+    supervisor.start()
+    before = list(supervisor.workers)
+    supervisor.graceful()
+    supervisor.main()
+    assert supervisor.workers == before
+    assert "reload refused, the old workers keep serving" in caplog.text
+
+
+def test_a_reload_whose_new_workers_fail_keeps_the_old_ones(
+    make_supervisor: Callable[..., Supervisor], caplog: pytest.LogCaptureFixture
+) -> None:
+    supervisor = make_supervisor(
+        prepare=lambda: Settings(conf_args=("fail",), graceful_timeout=2.0)
+    )
+    supervisor.start()
+    (old,) = supervisor.workers
+    supervisor.graceful()
+    run_until(supervisor.bus, supervisor, lambda: "reload aborted" in caplog.text)
+    run_until(supervisor.bus, supervisor, lambda: supervisor.workers == [old])
+    assert old.retiring is None
+
+
+def test_a_reload_replaces_every_worker_once_the_new_ones_are_ready(
+    make_supervisor: Callable[..., Supervisor],
+) -> None:
+    supervisor = make_supervisor(workers=2)
+    supervisor.start()
+    old = set(supervisor.workers)
+    supervisor.graceful()
+    run_until(
+        supervisor.bus,
+        supervisor,
+        lambda: (
+            len(supervisor.workers) == 2
+            and old.isdisjoint(supervisor.workers)
+            and all(w.ready for w in supervisor.workers)
+        ),
+    )
+    assert {w.slot for w in supervisor.workers} == {0, 1}
+
+
+def test_add_and_remove_worker_change_the_number_of_slots(
+    make_supervisor: Callable[..., Supervisor],
+) -> None:
+    supervisor = make_supervisor()
+    supervisor.start()
+    supervisor.add_worker()
+    run_until(supervisor.bus, supervisor, lambda: sum(w.ready for w in supervisor.workers) == 2)
+    supervisor.remove_worker()
+    run_until(supervisor.bus, supervisor, lambda: len(supervisor.workers) == 1)
+    supervisor.remove_worker()  # the last one stays
+    assert supervisor.wanted == 1
+    assert json.loads(json.dumps(supervisor.stats()))["workers_wanted"] == 1

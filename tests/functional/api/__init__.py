@@ -1,0 +1,1 @@
+"""Functional tests of the CI web service through the shipped pipeline."""

@@ -80,6 +80,18 @@ def cmd_demo(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> int
     return EXIT_OK
 
 
+def _private_key(path: str) -> object:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        with open(path, "rb") as stream:
+            return serialization.load_pem_private_key(stream.read(1 << 16), password=None)
+    except OSError as exc:
+        raise _Usage(f"--private-key: {path}: {exc.strerror}") from None
+    except (ValueError, TypeError) as exc:
+        raise _Usage(f"--private-key: {path}: not an unencrypted PEM private key ({exc})") from None
+
+
 def cmd_token(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> int:
     """Print a token signed for ``[auth_<name>]``: HS256 with its secret, or RS256 with a key."""
     from ciweb.api import auth
@@ -91,11 +103,7 @@ def cmd_token(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> in
     if authenticator.driver == "RS256":
         if not args.private_key:
             raise _Usage("--private-key: is required for an RS256 authenticator")
-        try:
-            with open(args.private_key, "rb") as stream:
-                key: object = stream.read(1 << 16)
-        except OSError as exc:
-            raise _Usage(f"--private-key: {args.private_key}: {exc.strerror}") from None
+        key = _private_key(args.private_key)
     else:
         key = group.secret
     rights = {
@@ -116,6 +124,11 @@ def cmd_token(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> in
         )
     except (ValueError, TypeError) as exc:
         raise _Usage(f"--private-key: cannot sign with it ({exc})") from None
+    try:
+        # The token must pass the server's own check (e.g. a private key of another pair).
+        authenticator.decode(token)
+    except auth.AuthError as exc:
+        raise _Usage(f"the token fails [auth_{args.authenticator}]: {exc.description}") from None
     out.write(token + "\n")
     return EXIT_OK
 

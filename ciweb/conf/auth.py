@@ -30,9 +30,10 @@ GROUP = cfg.OptGroup(
 AUTHENTICATOR_PREFIX = "auth_"
 #: The placeholder group under which the sample configuration documents those options.
 TEMPLATE_GROUP = cfg.OptGroup(
-    "auth_NAME",
+    "auth_name",
     title="One JWT authenticator",
-    help="Replace NAME by a name listed in [auth] authenticators; one group per authenticator.",
+    help="Rename to auth_<name> for each <name> listed in [auth] authenticators (one group "
+    "per authenticator); this group itself is never read.",
 )
 
 # A name must make a valid group name and stay readable in logs.

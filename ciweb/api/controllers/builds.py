@@ -3,8 +3,10 @@
 Lists are newest first with Zuul's filters (:mod:`ciweb.ci.filters`).  Unlike Zuul, a list
 answer carries ``X-Total-Count``: the number of builds the filters match, ignoring limit and
 skip.  It costs a second query only when the page does not tell it (a full page, or an empty
-page after a skip); the list query itself stays an indexed ``ORDER BY id DESC LIMIT``.  On a
-million builds on SQLite the count takes 0.1-0.6 s, run under the same statement timeout.
+page after a skip); the list query itself stays an indexed ``ORDER BY id DESC LIMIT``.  Measured
+on SQLite with a million builds: the page of the dashboard's default query takes 2 ms, its
+count 0.3-0.8 s (run under the same statement timeout); a filter matching few builds gives a
+short page, whose total needs no count.
 """
 
 from __future__ import annotations

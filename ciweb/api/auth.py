@@ -77,6 +77,7 @@ class AuthError(webob.exc.HTTPUnauthorized):
         self.error = error
         self.description = description
         self.realm = realm
+        self.error_fields = {"realm": realm}
         self.headers["WWW-Authenticate"] = self.challenge()
 
     def challenge(self) -> str:
@@ -112,6 +113,7 @@ class ForbiddenError(webob.exc.HTTPForbidden):
         self.error = "Forbidden"
         self.description = description
         self.realm = realm
+        self.error_fields = {"realm": realm}
         # RFC 6750 §3.1: insufficient_scope goes with 403.
         self.headers["WWW-Authenticate"] = self.challenge()
 

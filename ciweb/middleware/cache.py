@@ -46,6 +46,7 @@ Policies are local keys ``policy.<name>`` (ini order is match order), or repeate
 from __future__ import annotations
 
 import collections
+import copy
 import hashlib
 import logging
 import re
@@ -107,7 +108,7 @@ def etag_matches(header: str, etag: str) -> bool:
 class Policy:
     """One route's caching policy, parsed from ``PATTERN DIRECTIVES[; ttl=N][; shareable]``."""
 
-    __slots__ = ("header", "name", "no_store", "pattern", "shareable", "stale", "ttl")
+    __slots__ = ("authorized", "header", "name", "no_store", "pattern", "shareable", "stale", "ttl")
 
     def __init__(self, name: str, spec: str) -> None:
         """Parse *spec*.
@@ -146,6 +147,19 @@ class Policy:
                 f"[cache] {name}: ttl with no-store, or with private unless shareable, would "
                 "share a response that must not be shared"
             )
+        self.authorized = self
+        if "public" in seen and not self.shareable:
+            # RFC 9111 §3.5: "public" lets shared caches store the answer to a request with
+            # Authorization; unless the route is shareable, such answers say "private".
+            self.authorized = copy.copy(self)
+            self.authorized.header = (
+                "Cache-Control",
+                ", ".join(
+                    "private" if d.strip().lower() == "public" else d.strip()
+                    for d in directives.split(",")
+                ),
+            )
+            self.authorized.authorized = self.authorized
 
     def _directives(self, text: str) -> dict[str, str | None]:
         seen: dict[str, str | None] = {}
@@ -314,6 +328,8 @@ class Cache:
         policy = self._table.match(environ.get("PATH_INFO") or "/")
         if policy is None:
             return self.application(environ, start_response)
+        if "HTTP_AUTHORIZATION" in environ:
+            policy = policy.authorized
         if policy.no_store:
             # RFC 9111 §5.2.2.5: nothing may be stored; only the header is set.
             return self.application(environ, _with_cache_control(start_response, policy))

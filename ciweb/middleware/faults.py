@@ -51,14 +51,22 @@ _INTERNAL_DESCRIPTION = (
 )
 
 
-def error_body(error: str, description: str, request_id: str | None) -> bytes:
+def error_body(
+    error: str,
+    description: str,
+    request_id: str | None,
+    fields: Mapping[str, Any] | None = None,
+) -> bytes:
     """Return the JSON error document as UTF-8 bytes.
 
-    :param error: the status reason phrase, e.g. ``"Not Found"``.
+    :param error: the status reason phrase (``"Not Found"``) or a more precise error name.
     :param description: what went wrong, for the client.
     :param request_id: the request's id, or ``None``.
+    :param fields: further keys, e.g. the ``realm`` of an authentication error.
     """
     document = {"error": error, "description": description, "request_id": request_id}
+    if fields:
+        document = {**fields, **document}
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -71,9 +79,16 @@ def _http_error_response(
     headers = [(k, v) for k, v in response.headerlist if k.lower() not in _REPLACED]
     if code < 200 or code in _NO_CONTENT:
         return status, headers, b""
-    reason = status.partition(" ")[2]
+    # An exception may name its error more precisely than the reason phrase (Zuul's
+    # "TokenExpiredError") and add keys ("realm", "field") through ``error_fields``.
+    reason = getattr(exc, "error", None) or status.partition(" ")[2]
     description = getattr(response, "detail", None) or getattr(response, "explanation", "")
-    body = error_body(reason, str(description or reason), environ.get("ciweb.request_id"))
+    body = error_body(
+        reason,
+        str(description or reason),
+        environ.get("ciweb.request_id"),
+        getattr(exc, "error_fields", None),
+    )
     headers.append(("Content-Type", JSON_CONTENT_TYPE))
     headers.append(("Content-Length", str(len(body))))
     return status, headers, body

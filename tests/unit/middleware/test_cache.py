@@ -416,3 +416,13 @@ def test_one_fill_per_key_under_eventlet_green_threads() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok")
+
+
+def test_an_answer_to_an_authorized_request_is_private_unless_the_route_is_shareable() -> None:
+    # RFC 9111 §3.5: "public" would let a shared cache store it.
+    filt = cache(Inner(), "/status public, max-age=1", "/shared public, max-age=1; shareable")
+    assert get(filt, "/status").headers["Cache-Control"] == "public, max-age=1"
+    authorized = get(filt, "/status", Authorization="Bearer x")
+    assert authorized.headers["Cache-Control"] == "private, max-age=1"
+    shared = get(filt, "/shared", Authorization="Bearer x")
+    assert shared.headers["Cache-Control"] == "public, max-age=1"

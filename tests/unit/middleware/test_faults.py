@@ -219,3 +219,18 @@ def test_a_webob_caller_gets_the_rendered_error_rather_than_the_exception():
     resp = webob.Request.blank("/").get_response(Faults(raising(webob.exc.HTTPNotFound())))
     assert resp.status_int == 404
     assert resp.json["error"] == "Not Found"
+
+
+def test_an_error_can_name_itself_and_add_fields():
+    # Zuul clients print "{error}: {description}"; auth errors name the realm.
+    exc = webob.exc.HTTPUnauthorized(detail="Token expired")
+    exc.error = "TokenExpiredError"
+    exc.error_fields = {"realm": "zuul.example.com"}
+    resp = serve(Faults(raising(exc)), webob.Request.blank("/"))
+    assert resp.status == "401 Unauthorized"
+    assert resp.json == {
+        "error": "TokenExpiredError",
+        "description": "Token expired",
+        "realm": "zuul.example.com",
+        "request_id": "req-1",
+    }

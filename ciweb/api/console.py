@@ -145,8 +145,8 @@ class ConsoleStream:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve a console stream, or pass the request to the wrapped application."""
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        tenant = self._tenant_of(path)
+        # PATH_INFO alone, as the API's routes: a proxy prefix lives in SCRIPT_NAME.
+        tenant = self._tenant_of(environ.get("PATH_INFO") or "/")
         if tenant is None:
             return self.application(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")

@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ciweb.conf import ConfigError, paste_options
@@ -37,11 +37,11 @@ from ciweb.conf import dashboard as dashboard_conf
 from ciweb.middleware.faults import JSON_CONTENT_TYPE, error_body
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["StaticFiles", "app_factory"]
+__all__ = ["Dispatch", "StaticFiles", "app_factory", "composite_factory"]
 
 INDEX = "index.html"
 NOT_INSTALLED = "dashboard not installed: run ciweb-manage dashboard install"
@@ -111,7 +111,8 @@ class StaticFiles:
                 "GET, HEAD only",
                 [("Allow", "GET, HEAD")],
             )
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        # PATH_INFO alone: a proxy's prefix (SCRIPT_NAME) is not part of the file's name.
+        path = environ.get("PATH_INFO") or "/"
         if "path=" in environ.get("QUERY_STRING", ""):
             # zuul-web refuses any query naming a path (StaticHandler.default).
             return _error(environ, start_response, "403 Forbidden", "Forbidden")
@@ -267,3 +268,60 @@ def app_factory(global_conf: Mapping[str, str], **local_conf: str) -> StaticFile
     if not os.path.isfile(os.path.join(app.root, INDEX)):
         LOG.warning("%s: %s", app.root, NOT_INSTALLED)
     return app
+
+
+class Dispatch:
+    """Send API paths to the API pipeline unchanged and every other path to the dashboard.
+
+    paste's ``urlmap`` would move the ``/api`` prefix into SCRIPT_NAME, but the API's routes
+    and filters (cache policies, healthcheck) match full ``/api/...`` paths in PATH_INFO;
+    this dispatcher leaves the environ as it is.
+
+    :param api: the API pipeline.
+    :param dashboard: the dashboard pipeline.
+    :param api_paths: path prefixes (whole segments) that belong to the API.
+    """
+
+    def __init__(
+        self,
+        api: WSGIApplication,
+        dashboard: WSGIApplication,
+        *,
+        api_paths: Sequence[str] = ("/api", "/healthcheck"),
+    ) -> None:
+        for prefix in api_paths:
+            if not prefix.startswith("/") or prefix.endswith("/"):
+                raise ConfigError(f"api_paths: {prefix!r} must start and not end with /")
+        self.api = api
+        self.dashboard = dashboard
+        self.api_paths = tuple(api_paths)
+        self.api_trees = tuple(p + "/" for p in api_paths)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Pass the request to the API or to the dashboard."""
+        path = environ.get("PATH_INFO") or "/"
+        if path in self.api_paths or path.startswith(self.api_trees):
+            return self.api(environ, start_response)
+        return self.dashboard(environ, start_response)
+
+
+def composite_factory(loader: Any, global_conf: Mapping[str, str], **local_conf: str) -> Dispatch:
+    """Return a :class:`Dispatch` of the apps named by the ``api`` and ``dashboard`` keys.
+
+    :param loader: paste's loader of the other sections.
+    :param global_conf: paste's global configuration.
+    :param local_conf: ``api`` and ``dashboard`` (section names), optional ``api_paths``
+        (space-separated prefixes, default ``/api /healthcheck``).
+    :raises ConfigError: when a key is missing or unknown.
+    """
+    unknown = set(local_conf) - {"api", "dashboard", "api_paths"}
+    if unknown or "api" not in local_conf or "dashboard" not in local_conf:
+        raise ConfigError(
+            "dashboard dispatch: needs the keys api and dashboard (and optionally api_paths)"
+        )
+    api_paths = local_conf.get("api_paths", "/api /healthcheck").split()
+    return Dispatch(
+        loader.get_app(local_conf["api"], global_conf=global_conf),
+        loader.get_app(local_conf["dashboard"], global_conf=global_conf),
+        api_paths=api_paths,
+    )

@@ -105,9 +105,7 @@ def installed_dashboard() -> Path:
 
     target = CACHE_DIR / f"dashboard-{DASHBOARD_VERSION}"
     try:
-        dashboard.install(
-            str(target), DASHBOARD_VERSION, download_dir=str(CACHE_DIR / "wheels")
-        )
+        dashboard.install(str(target), DASHBOARD_VERSION, download_dir=str(CACHE_DIR / "wheels"))
     except dashboard.DashboardError as exc:
         raise RuntimeError(
             f"cannot install the Zuul {DASHBOARD_VERSION} dashboard for the browser tests "

@@ -1,0 +1,140 @@
+"""The Zuul 14.3.0 dashboard, unchanged, renders ciweb's demo tenant in a real browser.
+
+Each test opens one dashboard page, waits for content that comes from the demo data (names,
+results, counts), and fails on any failed request, error response or browser console error
+(see conftest.PageProblems); a full-page screenshot is kept under test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from tests.functional.browser.conftest import TENANT, Site
+
+pytestmark = pytest.mark.timeout(120)
+
+T = f"/t/{TENANT}"
+
+
+def api(site: Site, path: str, **params: Any) -> Any:
+    response = requests.get(f"{site.url}/api/tenant/{TENANT}/{path}", params=params, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def visible(page: Any, text: str) -> None:
+    page.get_by_text(text, exact=False).first.wait_for(state="visible")
+
+
+def test_the_tenants_page_lists_the_demo_tenant_with_its_links(page: Any, site: Site) -> None:
+    page.goto(site.url + "/tenants")
+    visible(page, TENANT)
+    assert page.locator(f"a[href='{T}/status']").count() >= 1
+
+
+def test_the_status_page_shows_live_pipelines_items_and_jobs(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/status")
+    for pipeline in ("check", "gate"):
+        visible(page, pipeline)
+    visible(page, "integrated (master)")  # the gate's shared change queue
+    page.locator("label.pf-c-switch", has_text="Expand all").click()
+    visible(page, "example/project1")
+    visible(page, "1201,")
+    visible(page, "tox-py312")
+
+
+def test_the_builds_page_lists_the_latest_builds(page: Any, site: Site) -> None:
+    expected = api(site, "builds", limit=50, exclude_result="SKIPPED", complete="true")
+    page.goto(site.url + f"{T}/builds")
+    first = expected[0]
+    visible(page, first["job_name"])
+    page.locator(f"a[href*='/build/{first['uuid']}']").first.wait_for()
+    assert page.locator("a[href*='/build/']").count() >= min(len(expected), 50) // 2
+
+
+def test_the_builds_page_filters_by_job_name(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/builds?job_name=tox-docs")
+    visible(page, "tox-docs")
+    rows = page.locator("tbody tr")
+    rows.first.wait_for()
+    names = rows.all_inner_texts()
+    assert names and all("tox-docs" in row for row in names), names
+
+
+def test_the_build_page_shows_the_build_and_its_result(page: Any, site: Site) -> None:
+    build = site.facts["build"]
+    page.goto(site.url + f"{T}/build/{build['uuid']}")
+    visible(page, build["job_name"])
+    visible(page, build["result"])
+
+
+def test_the_buildsets_page_lists_the_latest_buildsets(page: Any, site: Site) -> None:
+    buildset = site.facts["buildset"]
+    page.goto(site.url + f"{T}/buildsets")
+    page.locator(f"a[href*='/buildset/{buildset['uuid']}']").first.wait_for()
+    visible(page, buildset["refs"][0]["project"])
+
+
+def test_the_buildset_page_shows_its_builds(page: Any, site: Site) -> None:
+    buildset = api(site, f"buildset/{site.facts['buildset']['uuid']}")
+    page.goto(site.url + f"{T}/buildset/{buildset['uuid']}")
+    visible(page, buildset["pipeline"])
+    for build in buildset["builds"][:3]:
+        visible(page, build["job_name"])
+
+
+def test_the_jobs_page_lists_every_job(page: Any, site: Site) -> None:
+    jobs = api(site, "jobs")
+    page.goto(site.url + f"{T}/jobs")
+    for job in ("tox-py312", "project1-functional", "webapp-lint"):
+        visible(page, job)
+    assert len(jobs) == 13
+
+
+def test_the_job_page_shows_the_variants_and_description(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/job/project1-functional")
+    visible(page, "Functional tests of project1.")
+    visible(page, "stable/2024.1")
+
+
+def test_the_projects_page_lists_the_projects(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/projects")
+    for name in ("example/project1", "example/webapp", "zuul/zuul-jobs"):
+        visible(page, name)
+
+
+def test_the_project_page_shows_its_pipelines_and_jobs(page: Any, site: Site) -> None:
+    project = api(site, "project/example/project1")
+    page.goto(site.url + f"{T}/project/{project['canonical_name']}")
+    visible(page, "example/project1")
+    visible(page, "check")
+    visible(page, "tox-py311")
+
+
+def test_the_config_errors_page_shows_the_errors(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/config-errors")
+    visible(page, "Job tox-py310 not defined")
+    visible(page, "example/project2")
+
+
+def test_the_autoholds_page_shows_the_hold_request(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/autoholds")
+    visible(page, "project1-functional")
+    visible(page, "Debug the flaky functional test (jdoe)")
+
+
+def test_the_console_of_a_running_build_shows_text_as_it_is_appended(page: Any, site: Site) -> None:
+    from ciweb.ci import admin
+
+    page.goto(site.url + f"{T}/stream/{site.running_build}?logfile=console.log")
+    visible(page, "console line before the viewer came")
+    for i in range(3):
+        line = f"appended line {i} at {time.monotonic():.3f}"
+        admin.append_console(site.store, TENANT, site.running_build, line + "\n")
+        visible(page, line)
+    admin.append_console(site.store, TENANT, site.running_build, "the end\n", end=True)
+    visible(page, "END OF STREAM")

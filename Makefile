@@ -23,6 +23,7 @@ venv: $(BIN)/.installed
 serve: venv
 	$(BIN)/ciweb-manage $(CONF) db upgrade
 	$(BIN)/ciweb-manage $(CONF) demo
+	$(BIN)/ciweb-manage $(CONF) dashboard install
 	$(BIN)/ciweb-api $(CONF)
 
 system-deps:

@@ -165,6 +165,13 @@ def cmd_config_check(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO
     return EXIT_OK
 
 
+def cmd_dashboard(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``dashboard install ...`` (see :func:`ciweb.api.dashboard.cli`)."""
+    from ciweb.api import dashboard
+
+    return dashboard.cli(args.arguments, conf)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 10 * 365 * 86400:
@@ -224,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "config-check", help="check the options and load the paste pipeline"
     ).set_defaults(func=cmd_config_check)
+    dashboard = commands.add_parser(
+        "dashboard", help="install the Zuul dashboard: dashboard install [--help]", add_help=False
+    )
+    dashboard.add_argument("arguments", nargs=argparse.REMAINDER)
+    dashboard.set_defaults(func=cmd_dashboard)
     return parser
 
 

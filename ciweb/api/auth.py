@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from oslo_config import cfg
 
-from ciweb.conf import ConfigError
+from ciweb.conf import ConfigError, config_files
 from ciweb.conf import auth as auth_conf
 
 __all__ = [
@@ -531,8 +530,7 @@ def auth_from_paste(global_conf: Mapping[str, str]) -> Auth:
         files separated by ``os.pathsep``; without it, no authenticator is configured.
     :raises ConfigError: naming the file or option.
     """
-    config_file = global_conf.get("config_file") or ""
-    return auth_from_config_files([p for p in config_file.split(os.pathsep) if p])
+    return auth_from_config_files(config_files(global_conf))
 
 
 def mint_token(

@@ -7,6 +7,7 @@ group, with the filter's local ini keys winning over ``ciweb.conf``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from oslo_config import cfg
 
 from ciweb.conf import opts
 
-__all__ = ["ConfigError", "load", "paste_options"]
+__all__ = ["ConfigError", "config_files", "load", "paste_options"]
 
 
 class ConfigError(ValueError):
@@ -64,6 +65,17 @@ def check(conf: cfg.ConfigOpts) -> None:
                 raise ConfigError(f"[{group.name}] {opt.dest}: {exc}") from None
 
 
+def config_files(global_conf: Mapping[str, str]) -> list[str]:
+    """Return the ciweb.conf files that paste's ``config_file`` names.
+
+    ``ciweb-api`` hands every ``--config-file`` to paste joined by ``os.pathsep`` (later
+    files win, as on its command line).
+
+    :param global_conf: paste's global configuration.
+    """
+    return [path for path in global_conf.get("config_file", "").split(os.pathsep) if path]
+
+
 def paste_options(
     global_conf: Mapping[str, str],
     local_conf: Mapping[str, str],
@@ -85,15 +97,15 @@ def paste_options(
     by_name = {opt.name: opt for opt in group_opts}
     by_name.update({opt.dest: opt for opt in group_opts})
     values: dict[str, Any] = {opt.dest: opt.default for opt in group_opts}
-    config_file = global_conf.get("config_file")
-    if config_file:
+    files = config_files(global_conf)
+    if files:
         conf = cfg.ConfigOpts()
         conf.register_group(group)
         conf.register_opts(list(group_opts), group=group)
         try:
-            conf([], project="ciweb", default_config_files=[config_file], default_config_dirs=[])
+            conf([], project="ciweb", default_config_files=files, default_config_dirs=[])
         except cfg.Error as exc:
-            raise ConfigError(f"{config_file}: {exc}") from None
+            raise ConfigError(f"{', '.join(files)}: {exc}") from None
         for opt in group_opts:
             try:
                 values[opt.dest] = conf[group.name][opt.dest]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,12 @@ def test_importing_ciweb_registers_nothing_globally() -> None:
     # No module-level CONF: two loads are independent objects.
     assert conf.load([]) is not conf.load([])
     assert not hasattr(conf, "CONF")
+
+
+def test_paste_options_read_every_config_file_later_ones_winning(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.conf", tmp_path / "b.conf"
+    first.write_text("[server]\nbacklog = 7\npool_size = 9\n")
+    second.write_text("[server]\nbacklog = 8\n")
+    joined = os.pathsep.join([str(first), str(second)])
+    values = conf.paste_options({"config_file": joined}, {}, server.GROUP, server.OPTS)
+    assert (values["backlog"], values["pool_size"]) == (8, 9)

@@ -270,8 +270,9 @@ def worker_main(argv: Sequence[str]) -> int:
     :param argv: the arguments above.
     """
     _monkey_patch()
-    from ciweb.process.servers import DrainingServer, RequestCounter, ServersPlugin
+    from ciweb.process.servers import RequestCounter, ServersPlugin
     from ciweb.process.workers import StatusReporter
+    from ciweb.wsgi.server import Server
 
     parser = argparse.ArgumentParser(prog="ciweb-api worker")
     parser.add_argument("--slot", type=int, required=True)
@@ -287,7 +288,7 @@ def worker_main(argv: Sequence[str]) -> int:
         conf = ciweb_conf.load(conf_args, prog="ciweb-api")
         _configure_logging(conf)
         counter = RequestCounter(load_pipeline(conf))
-        server = DrainingServer.from_conf(counter, conf, sock=_inherited_socket(ns.listen_fd))
+        server = Server.from_conf(counter, conf, sock=_inherited_socket(ns.listen_fd))
         server.bind()
     except (ConfigError, cfg.Error) as exc:
         print(f"ciweb-api: error: worker: {exc}", file=sys.stderr)
@@ -354,7 +355,8 @@ def server_runner(app: WSGIApplication, global_conf: dict[str, str], **local_con
     from ciweb.conf import server as server_opts
     from ciweb.discovery.zookeeper import make_handler, paste_registration_options
     from ciweb.process.monitor import MonitorPlugin, MonitorServer
-    from ciweb.process.servers import DrainingServer, RequestCounter, ServersPlugin, ZooKeeperPlugin
+    from ciweb.process.servers import RequestCounter, ServersPlugin, ZooKeeperPlugin
+    from ciweb.wsgi.server import Server
 
     local = dict(local_conf)
     config_file = local.pop("config_file", None) or global_conf.get("config_file")
@@ -377,7 +379,7 @@ def server_runner(app: WSGIApplication, global_conf: dict[str, str], **local_con
         log_format=conf.process.log_format,
     )
     counter = RequestCounter(app)
-    server = DrainingServer.from_conf(counter, conf)
+    server = Server.from_conf(counter, conf)
     server.bind()
     bus = Bus()
     handlers = {

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from ciweb.discovery.zookeeper import Registration
     from ciweb.process.bus import Bus
 
-__all__ = ["DrainingServer", "RequestCounter", "ServersPlugin", "ZooKeeperPlugin"]
+__all__ = ["RequestCounter", "ServersPlugin", "ZooKeeperPlugin"]
 
 LOG = logging.getLogger(__name__)
 
@@ -49,31 +48,6 @@ class RequestCounter:
         # One process, green threads: += on an int never interleaves with another greenlet.
         self.count += 1
         return self.app(environ, start_response)
-
-
-class DrainingServer(Server):
-    """A :class:`Server` whose graceful stop also serves connections accepted just before it.
-
-    ``Server.stop`` marks the site stopping and closes idle connections at once; a connection
-    accepted a moment earlier whose green thread has not run yet is still idle and would be
-    closed unanswered.  During a reload the listening socket stays open in the new worker,
-    so that client did nothing wrong: stop accepting first, yield once so those green threads
-    read their first request (they turn busy), then drain as usual.
-    """
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop accepting, let just-accepted connections start their request, then drain.
-
-        :param timeout: seconds to wait for in-flight requests (default ``graceful_timeout``).
-        """
-        acceptor = self._acceptor
-        if acceptor is not None and not acceptor.dead:
-            acceptor.kill()
-            # Under monkey-patching this is eventlet.sleep(0): the accepted connections'
-            # green threads run up to their first read and are then in STATE_REQUEST.
-            time.sleep(0)
-            time.sleep(0)
-        super().stop(timeout)
 
 
 class ServersPlugin(SimplePlugin):

@@ -49,6 +49,9 @@ STATE_REQUEST = eventlet.wsgi.STATE_REQUEST
 STATE_CLOSE = eventlet.wsgi.STATE_CLOSE
 # Accepted, first request not read yet: neither idle (never closed to make room) nor in flight.
 STATE_NEW = "new"
+# A connection an application took over (eventlet.websocket): closed by a graceful stop,
+# like an idle one, but never to make room in a full pool, since its client is active.
+STATE_UPGRADED = "upgraded"
 
 _MAX_BLANK_LINES = 4
 
@@ -425,7 +428,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     def _set_idle(self) -> None:
         # eventlet.websocket calls this when it takes the connection over.
         self.upgraded = True
-        self.conn_state[2] = STATE_IDLE
+        self.conn_state[2] = STATE_UPGRADED
 
     def _refuse(self, refusal: Refuse) -> None:
         """Answer a refused head with a status line and a short body, then close."""

@@ -33,6 +33,7 @@ from ciweb.wsgi.protocol import (
     STATE_IDLE,
     STATE_NEW,
     STATE_REQUEST,
+    STATE_UPGRADED,
     HttpProtocol,
     Limits,
     Site,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["Server", "make_ssl_context"]
 
 LOG = logging.getLogger(__name__)
+# What a graceful stop closes at once: idle keep-alive and taken-over (websocket) connections.
+_DRAINED_STATES = frozenset({STATE_IDLE, STATE_UPGRADED})
 
 _TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 # Errors of accept() that concern one client, not the listening socket.
@@ -318,10 +321,10 @@ class Server:
     def _forget(self, _greenthread: Any, key: int) -> None:
         self._connections.pop(key, None)
 
-    def _close_idle(self) -> int:
+    def _close_idle(self, states: frozenset[str] = frozenset({STATE_IDLE})) -> int:
         closed = 0
         for conn in list(self._connections.values()):
-            if conn[2] == STATE_IDLE:
+            if conn[2] in states:
                 greenio.shutdown_safe(conn[1])
                 closed += 1
         return closed
@@ -358,7 +361,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while self._connections and time.monotonic() < deadline:
             # Connections that finish a request turn idle; close them as they do.
-            self._close_idle()
+            self._close_idle(_DRAINED_STATES)
             eventlet.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         busy = list(self._connections.values())
         if busy:

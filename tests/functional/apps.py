@@ -136,6 +136,21 @@ def ignore_body(environ: WSGIEnvironment, start_response: StartResponse) -> list
     return _text(start_response, b"ignored")
 
 
+def takeover(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    """Take the connection over as eventlet.websocket does: echo raw lines until "bye"."""
+    environ["eventlet.set_idle"]()
+    sock = environ["eventlet.input"].get_socket()
+    sock.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+    )
+    reader = sock.makefile("rb")
+    for line in iter(reader.readline, b""):
+        sock.sendall(line)
+        if line.strip() == b"bye":
+            break
+    return []
+
+
 ROUTES: dict[str, WSGIApplication] = {
     "echo": echo,
     "body": body,
@@ -149,6 +164,7 @@ ROUTES: dict[str, WSGIApplication] = {
     "sockopt": sockopt,
     "nolog": no_log,
     "ignore": ignore_body,
+    "takeover": takeover,
 }
 
 

@@ -90,6 +90,24 @@ def test_idle_keep_alive_connections_make_room_in_a_full_pool(small_pool: Server
             conn.close()
 
 
+def test_a_full_pool_never_closes_a_taken_over_connection_to_make_room(
+    small_pool: ServerProcess,
+) -> None:
+    # A websocket viewer is an active client, not an idle keep-alive connection.
+    with Connection(small_pool.port) as upgraded, Connection(small_pool.port) as idle:
+        upgraded.send(get("/takeover"))
+        assert upgraded.sock.recv(4096).startswith(b"HTTP/1.1 101 ")
+        idle.send(get())
+        assert idle.read_response().status == 200
+        with Connection(small_pool.port) as third:
+            third.send(get())
+            assert third.read_response().body == b"hello"
+        assert idle.read_all() == b""  # closed to make room
+        upgraded.sock.sendall(b"still there\n")
+        assert upgraded.sock.recv(4096) == b"still there\n"
+        upgraded.sock.sendall(b"bye\n")
+
+
 def test_slow_clients_in_a_full_pool_delay_others_only_until_their_deadline(
     small_pool: ServerProcess,
 ) -> None:

@@ -408,7 +408,15 @@ class Auth:
             raise AuthError(
                 "InvalidAuthFormat", 'Authorization header must be "Bearer <token>"', self._realm()
             )
-        token = match.group(1)
+        return self.identify(match.group(1))
+
+    def identify(self, token: str) -> Identity:
+        """Return the identity of *token*, a JWT given without the ``Bearer`` scheme.
+
+        :param token: the encoded token.
+        :raises AuthError: ``AuthTokenUndecodedException``, ``MissingClaimError``,
+            ``IssuerUnknownError`` or the authenticator's error.
+        """
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError as exc:
@@ -436,7 +444,10 @@ class Auth:
         :raises AuthError: 401 for a missing or invalid token.
         :raises ForbiddenError: 403 for a valid token without the right.
         """
-        identity = self.authenticate(req)
+        return self._require(self.authenticate(req), right, tenant)
+
+    @staticmethod
+    def _require(identity: Identity, right: str, tenant: str) -> Identity:
         if not identity.can(right, tenant):
             raise ForbiddenError(
                 f"{identity.uid} has no {right} right on tenant {tenant}", identity.realm
@@ -459,6 +470,24 @@ class Auth:
             # Only the token's validity is checked: the list is filtered by the caller.
             return self.authenticate(req)
         return self.authorize(req, tenant, "read")
+
+    def check_read_token(self, token: str | None, tenant: str) -> Identity | None:
+        """Check a read of *tenant* with a token given outside a header; None when it needs none.
+
+        The console stream gets its token in the first websocket message, not in an
+        ``Authorization`` header.  As for the REST reads, a tenant that is not read-protected
+        needs no token, and a token given for it is not even decoded.
+
+        :param token: the encoded token; None or empty when the client sent none.
+        :param tenant: the tenant read.
+        :raises AuthError: 401 ``MissingAuthError`` or the token's error, for a protected tenant.
+        :raises ForbiddenError: 403 for a valid token without a right on the tenant.
+        """
+        if not self.read_protected(tenant):
+            return None
+        if not token:
+            raise AuthError("MissingAuthError", "Missing token", self._realm())
+        return self._require(self.identify(token), "read", tenant)
 
     def authorize_read(self, req: webob.Request, tenant: str | None) -> None:
         """Raise unless *req* may read *tenant* (None: the tenant list); see :meth:`read_identity`.

@@ -271,6 +271,41 @@ def test_read_protection_needs_a_read_right_only_on_protected_tenants() -> None:
     a.authorize_read(request(None), None)  # the tenant list stays open
 
 
+def check_read_error(a: auth.Auth, value: str | None, tenant: str) -> str:
+    with pytest.raises(auth.AuthError) as info:
+        a.check_read_token(value, tenant)
+    return info.value.error
+
+
+def test_a_read_token_outside_a_header_is_checked_only_for_protected_tenants() -> None:
+    a = auth.Auth([hs256()], read_protected=["secret"])
+    # An open tenant ignores the token, even one that would not decode.
+    assert a.check_read_token(None, "open") is None
+    assert a.check_read_token("not a jwt", "open") is None
+    assert check_read_error(a, None, "secret") == "MissingAuthError"
+    assert check_read_error(a, "", "secret") == "MissingAuthError"
+    assert check_read_error(a, "not a jwt", "secret") == "AuthTokenUndecodedException"
+    assert check_read_error(a, token(exp=1), "secret") == "TokenExpiredError"
+    assert check_read_error(a, token(OTHER_SECRET), "secret") == (
+        "AuthTokenInvalidSignatureException"
+    )
+    assert check_read_error(a, token(iss="elsewhere"), "secret") == "IssuerUnknownError"
+    with pytest.raises(auth.ForbiddenError):
+        a.check_read_token(token(ciweb={"read": ["open"]}), "secret")
+    identity = a.check_read_token(token(ciweb={"read": ["secret"]}), "secret")
+    assert identity is not None and identity.uid == "alice"
+    # The admin and report rights include reading, as for a REST read.
+    assert a.check_read_token(token(ciweb={"admin": "*"}), "secret") is not None
+
+
+def test_a_read_token_and_a_bearer_header_get_the_same_answers() -> None:
+    a = auth.Auth([hs256()], read_protected=["*"])
+    for value in (token(exp=1), token(OTHER_SECRET), token(sub=None), "x.y.z"):
+        with pytest.raises(auth.AuthError) as header:
+            a.authorize_read(bearer(value), "t")
+        assert check_read_error(a, value, "t") == header.value.error
+
+
 def test_star_protects_every_tenant_and_the_tenant_list() -> None:
     a = auth.Auth([hs256()], read_protected=["*"])
     assert a.read_protected("any") and a.read_protected(None)

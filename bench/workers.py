@@ -6,7 +6,11 @@ serving the real shipped pipeline (``etc/api-paste.ini``, ``GET /api/info``) wit
 ``access_log`` off, and reports the ratios against workers=1.  The load generator is wrk
 (``apt-get install -y wrk``) when installed, else a Python loop in separate processes.
 
-    .venv/bin/python bench/workers.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/workers.py [--seconds 10] [--connections 32] [--path P] [--demo]
+
+With the load generator on the same two cores, a cheap path such as ``/api/info`` leaves
+the second worker little CPU to use (wrk takes one core); ``--demo --path
+/api/tenant/example-tenant/builds`` measures a path whose cost is the server's.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"ciweb-api listening on http://127\.0\.0\.1:(\d+)")
-PATH = "/api/info"
+PATH = "/api/info"  # replaced by --path
 
 
 def _log_config(directory: Path) -> Path:
@@ -126,23 +130,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--path", default=PATH, help="path to load (default /api/info)")
+    parser.add_argument("--demo", action="store_true", help="load the demo tenant first")
     args = parser.parse_args()
+    globals()["PATH"] = args.path
     with tempfile.TemporaryDirectory(prefix="ciweb-bench-") as tmp:
         directory = Path(tmp)
         db_conf = directory / "db.conf"
         db_conf.write_text(f"[database]\nconnection = sqlite:///{directory / 'bench.db'}\n")
-        subprocess.run(
-            [sys.executable, "-m", "ciweb.cmd.manage", "--config-file", str(db_conf),
-             "db", "upgrade"],
-            cwd=REPO, check=True, capture_output=True,
-        )  # fmt: skip
+        for command in (["db", "upgrade"], ["demo"]) if args.demo else (["db", "upgrade"],):
+            subprocess.run(
+                [sys.executable, "-m", "ciweb.cmd.manage", "--config-file", str(db_conf),
+                 *command],
+                cwd=REPO, check=True, capture_output=True,
+            )  # fmt: skip
         one = measure(directory, 1, True, args.seconds, args.connections)
         reuse = measure(directory, 2, True, args.seconds, args.connections)
         shared = measure(directory, 2, False, args.seconds, args.connections)
     result = {
         "generator": "wrk -t1" if shutil.which("wrk") else "python",
         "cpus": os.cpu_count(),
-        "path": PATH,
+        "path": args.path,
         "workers1_rps": round(one),
         "workers2_reuse_port_rps": round(reuse),
         "workers2_shared_socket_rps": round(shared),

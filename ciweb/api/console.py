@@ -6,7 +6,9 @@ Path and protocol are zuul-web's (reference/zuul-api.md §2): ``GET
 ``{"uuid": ..., "logfile": ..., "token"?: ...}`` (both ``uuid`` and ``logfile`` required);
 the server sends the console as text frames and closes with
 
-* 4000: a bad request (not JSON, a key missing);
+* 4000: a bad request (not JSON, a key missing), or a refused token: the reason is Zuul's
+  error name (``MissingAuthError``, ``TokenExpiredError``...) or "Authorization error" for a
+  valid token without a right on the tenant;
 * 4011: "Build not found" (unknown build, or a build of another tenant), "Build did not
   start yet", "Error with log streaming" (the finger streamer is unreachable);
 * 1000 "No more data" at the end of the stream, 1000 "Remote error" when the streamer fails;
@@ -23,6 +25,13 @@ Two sources, chosen per build:
   protocol: connect, send ``"<uuid>\\n"``, forward what arrives in reads of up to 1024 bytes.
   A CI system records it when the build starts, e.g. ``update_build(..., {"artifacts":
   [{"name": "console stream", "url": "finger://executor1:7900"}]})``.
+
+Read protection is the REST API's (:class:`ciweb.api.auth.Auth`, ``[auth]
+read_protected_tenants`` of the same ciweb.conf): the stream of a protected tenant needs the
+``token`` of the first message, with a read (or report or admin) right on the tenant, and it
+is checked before the build is looked up, so a refused client learns nothing of the builds.
+For an open tenant the token is ignored, not even decoded, as a REST read without protection
+ignores it.  A token that expires while its stream runs does not end that stream.
 
 Bounds: ``max_streams`` per process (503 before the upgrade, so a refused client costs
 nothing), ``idle_timeout``, and backpressure: each frame is sent before the next chunk is
@@ -47,6 +56,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ciweb.api.auth import Auth, AuthError, ForbiddenError, auth_from_paste
 from ciweb.ci import admin, history
 from ciweb.ci.engine import database_url, make_engine
 from ciweb.ci.errors import NotFound
@@ -68,6 +78,9 @@ WHITELABEL_PATH = re.compile(r"^/api/console-stream/?$")
 FINGER_READ = 1024  # zuul-web forwards reads of up to 1024 bytes (reference §2)
 MAX_FRAME_CHARS = 16 * 1024  # reported chunks (up to 1 MiB) are sent in frames this size
 MAX_INCOMING = 64 * 1024  # the client only ever sends one small JSON request
+# RFC 6455 §5.5: a control frame carries at most 125 bytes, 2 of them the close code.
+MAX_REASON_BYTES = 123
+AUTHORIZATION_ERROR = "Authorization error"  # zuul-web's reason when the token lacks the right
 
 # RFC 6455 §7.4.1 and zuul-web's application codes.
 CLOSE_NORMAL = 1000
@@ -81,6 +94,7 @@ class ConsoleStream:
 
     :param application: the API application wrapped.
     :param store: the CI store console text and builds are read from.
+    :param auth: the read protection of tenants and the token check; None protects nothing.
     :param tenant: whitelabel tenant for ``/api/console-stream``; empty disables that form.
     :param max_streams: most streams open at once in this process.
     :param poll_interval: seconds between database reads of a followed stream.
@@ -97,6 +111,7 @@ class ConsoleStream:
         application: WSGIApplication,
         *,
         store: Store,
+        auth: Auth | None = None,
         tenant: str = "",
         max_streams: int = 100,
         poll_interval: float = 0.25,
@@ -123,6 +138,7 @@ class ConsoleStream:
             raise ConfigError(f"[console] heartbeat: must not be negative, not {heartbeat!r}")
         self.application = application
         self.store = store
+        self.auth = auth if auth is not None else Auth()
         self.tenant = tenant or None
         self.max_streams = max_streams
         self.limits = _Limits(
@@ -189,12 +205,20 @@ class ConsoleStream:
                 [("Retry-After", "5")],
             )
         try:
-            handler = _Handler(self.store, tenant, self.limits, environ.get("ciweb.request_id"))
+            handler = self.handler_for(tenant, environ.get("ciweb.request_id"))
             websocket = self._websocket(handler)
             return websocket(environ, start_response)
         finally:
             with self._lock:
                 self._active -= 1
+
+    def handler_for(self, tenant: str, request_id: str | None = None) -> _Handler:
+        """Return the handler of one stream of *tenant*, sharing this filter's store and auth.
+
+        :param tenant: the tenant whose build is streamed.
+        :param request_id: the request's id, for the log.
+        """
+        return _Handler(self.store, self.auth, tenant, self.limits, request_id)
 
     def _tenant_of(self, path: str) -> str | None:
         match = TENANT_PATH.match(path)
@@ -233,11 +257,14 @@ class _Closed(Exception):
 class _Handler:
     """Run one stream on an upgraded websocket (called by eventlet's WebSocketWSGI)."""
 
-    def __init__(self, store: Store, tenant: str, limits: _Limits, request_id: str | None) -> None:
+    def __init__(
+        self, store: Store, auth: Auth, tenant: str, limits: _Limits, request_id: str | None
+    ) -> None:
         import eventlet
 
         self.eventlet = eventlet
         self.store = store
+        self.auth = auth
         self.tenant = tenant
         self.limits = limits
         self.request_id = request_id
@@ -253,12 +280,16 @@ class _Handler:
             LOG.info("console stream %s: viewer gone", self.request_id)
             return
         LOG.info("console stream %s closed: %s %s", self.request_id, code, reason)
-        ws.close(close_data=(code, reason))
+        ws.close(close_data=(code, _close_reason(reason)))
 
     def _serve(self, ws: Any) -> tuple[int, str]:
         request = self._first_message(ws)
         if isinstance(request, tuple):
             return request
+        # Before the lookup: a refused client must not learn whether the build exists.
+        refused = self._authorize(request.get("token"))
+        if refused is not None:
+            return refused
         uuid = request["uuid"]
         try:
             build = history.build(self.store, self.tenant, uuid)
@@ -295,7 +326,24 @@ class _Handler:
                 return CLOSE_BAD_REQUEST, f"'{key}' missing from request payload"
         if not isinstance(request["uuid"], str) or not request["uuid"]:
             return CLOSE_BAD_REQUEST, "'uuid' must be a string"
+        if request.get("token") is not None and not isinstance(request["token"], str):
+            return CLOSE_BAD_REQUEST, "'token' must be a string"
         return request
+
+    def _authorize(self, token: str | None) -> tuple[int, str] | None:
+        """Return the close of a refused token, or None when the tenant may be read."""
+        try:
+            identity = self.auth.check_read_token(token, self.tenant)
+        except AuthError as exc:
+            # zuul-web: close 4000 with the error name (reference/zuul-api.md §2).
+            LOG.info("console stream %s refused: %s", self.request_id, exc.error)
+            return CLOSE_BAD_REQUEST, exc.error
+        except ForbiddenError as exc:
+            LOG.info("console stream %s refused: %s", self.request_id, exc.description)
+            return CLOSE_BAD_REQUEST, AUTHORIZATION_ERROR
+        if identity is not None:
+            LOG.info("console stream %s: %s reads %s", self.request_id, identity.uid, self.tenant)
+        return None
 
     def _drain(self, ws: Any) -> None:
         # zuul-web ignores messages after the first; reading them notices the viewer leaving.
@@ -414,6 +462,11 @@ def _finger_address(build: Mapping[str, Any]) -> tuple[str, int] | None:
     return None
 
 
+def _close_reason(reason: str) -> str:
+    """Return *reason* cut to the bytes a close frame holds, on a UTF-8 character boundary."""
+    return reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+
+
 def _is_upgrade(environ: WSGIEnvironment) -> bool:
     """Return whether the request asks for a websocket upgrade (RFC 6455 §4.2.1)."""
     connection = {p.strip().lower() for p in environ.get("HTTP_CONNECTION", "").split(",")}
@@ -457,15 +510,20 @@ def filter_factory(
 ) -> Callable[[WSGIApplication], ConsoleStream]:
     """Return a paste filter that puts :class:`ConsoleStream` in front of the API.
 
-    :param global_conf: paste's global configuration; ``config_file`` names ciweb.conf,
-        whose ``[database]`` gives the store and ``[console]`` the defaults.
+    The store and the auth are built here, once per filter, from the same ciweb.conf files
+    as the API's: the stream of a tenant is protected exactly when its REST reads are.
+
+    :param global_conf: paste's global configuration; ``config_file`` names the ciweb.conf
+        files, whose ``[database]`` gives the store, ``[auth]`` the read protection and
+        ``[console]`` the defaults.
     :param local_conf: the filter section's keys, overriding ``[console]``.
     :raises ConfigError: naming an unknown or bad option.
     """
     options = paste_options(global_conf, local_conf, console_conf.GROUP, console_conf.OPTS)
+    auth = auth_from_paste(global_conf)
     store = make_store(global_conf)
 
     def _filter(app: WSGIApplication) -> ConsoleStream:
-        return ConsoleStream(app, store=store, **options)
+        return ConsoleStream(app, store=store, auth=auth, **options)
 
     return _filter

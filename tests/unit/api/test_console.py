@@ -1,16 +1,34 @@
-"""The console_stream filter in process: which requests it takes, and its answers before a
-websocket upgrade (the websocket itself is tested against a live server in
-tests/functional/console)."""
+"""The console_stream filter in process: which requests it takes, its answers before a
+websocket upgrade, and the read protection of a stream's first message (the websocket
+itself is tested against a live server in tests/functional/console)."""
 
 from __future__ import annotations
 
+import json
+import os
+import uuid as uuidlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import eventlet
 import pytest
 import webob
 
-from ciweb.api.console import ConsoleStream, filter_factory
+from ciweb.api.auth import mint_token
+from ciweb.api.console import ConsoleStream, _close_reason, filter_factory
 from ciweb.conf import ConfigError
+
+SECRET = "console-secret-" + "s" * 32
+AUTH_CONF = f"""
+[auth]
+authenticators = ci
+read_protected_tenants = secret
+[auth_ci]
+issuer_id = https://issuer.example
+client_id = ciweb
+secret = {SECRET}
+"""
 
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
 
@@ -69,3 +87,161 @@ def test_bad_options_are_refused_naming_the_option(ciweb_conf: Path) -> None:
         filter_factory({"config_file": str(ciweb_conf)}, max_streams="0")
     with pytest.raises(ConfigError, match="unknown option"):
         filter_factory({"config_file": str(ciweb_conf)}, max_stream="3")
+
+
+# The read protection of the stream: the token of the first message.
+
+
+class Viewer:
+    """The client side of an upgraded websocket, as eventlet's WebSocket shows it to a handler.
+
+    :param first: the first message the client sends; later reads wait until killed.
+    """
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        self.first: str | None = json.dumps(first)
+        self.sent: list[str] = []
+        self.closed: tuple[int, str] | None = None
+
+    def wait(self) -> str | None:
+        if self.first is not None:
+            message, self.first = self.first, None
+            return message
+        eventlet.event.Event().wait()  # a viewer that stays: the handler kills this reader
+        return None
+
+    def send(self, text: str, control_code: int | None = None) -> None:
+        self.sent.append(text)
+
+    def close(self, close_data: tuple[int, str]) -> None:
+        self.closed = close_data
+
+
+@pytest.fixture
+def protected(ciweb_conf: Path) -> Iterator[ConsoleStream]:
+    """A console filter whose ciweb.conf protects the tenant "secret" and leaves "open" open."""
+    from ciweb.ci import writes
+
+    with ciweb_conf.open("a") as conf:
+        conf.write(AUTH_CONF)
+    stream = filter_factory({"config_file": str(ciweb_conf)}, heartbeat="0")(api)
+    for tenant in ("secret", "open"):
+        writes.upsert_tenant(stream.store, tenant)
+    yield stream
+    stream.store.engine.dispose()
+
+
+def finished_build(stream: ConsoleStream, tenant: str, text: str) -> str:
+    """Record a started build of *tenant* whose whole console is *text*; return its uuid."""
+    from ciweb.ci import admin, reporting
+
+    buildset, build = uuidlib.uuid4().hex, uuidlib.uuid4().hex
+    ref = {"project": "org/project", "ref": "refs/heads/main", "branch": "main"}
+    reporting.create_buildset(
+        stream.store, tenant, {"uuid": buildset, "pipeline": "check", "refs": [ref]}
+    )
+    reporting.create_build(
+        stream.store,
+        tenant,
+        buildset,
+        {"uuid": build, "job_name": "tox", "start_time": "2025-01-01T00:00:00"},
+    )
+    admin.append_console(stream.store, tenant, build, text, end=True)
+    return build
+
+
+def token(rights: dict[str, Any] | None = None, **kwargs: Any) -> str:
+    return mint_token(
+        issuer="https://issuer.example",
+        audience="ciweb",
+        subject="alice",
+        key=SECRET,
+        rights=rights if rights is not None else {"read": ["secret"]},
+        **kwargs,
+    )
+
+
+def watch(stream: ConsoleStream, tenant: str, request: dict[str, Any]) -> Viewer:
+    """Run one stream of *tenant* whose client sends *request*; return the viewer."""
+    viewer = Viewer(request)
+    stream.handler_for(tenant, "req-test")(viewer)
+    return viewer
+
+
+def test_a_protected_tenant_streams_to_a_token_with_the_read_right(
+    protected: ConsoleStream,
+) -> None:
+    uuid = finished_build(protected, "secret", "secret log\n")
+    viewer = watch(protected, "secret", {"uuid": uuid, "logfile": "console.log", "token": token()})
+    assert (viewer.sent, viewer.closed) == (["secret log\n"], (1000, "No more data"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({}, "MissingAuthError"),
+        ({"token": None}, "MissingAuthError"),
+        ({"token": ""}, "MissingAuthError"),
+        ({"token": "not-a-jwt"}, "AuthTokenUndecodedException"),
+        ({"token": token(expires_in=-60)}, "TokenExpiredError"),
+        ({"token": token({"read": ["open"]})}, "Authorization error"),
+        ({"token": 42}, "'token' must be a string"),
+    ],
+)
+def test_a_protected_tenant_closes_a_refused_token_with_4000_before_sending_anything(
+    protected: ConsoleStream, extra: dict[str, Any], reason: str
+) -> None:
+    uuid = finished_build(protected, "secret", "secret log\n")
+    viewer = watch(protected, "secret", {"uuid": uuid, "logfile": "console.log", **extra})
+    assert (viewer.sent, viewer.closed) == ([], (4000, reason))
+
+
+def test_a_refused_client_cannot_tell_an_unknown_build_from_a_real_one(
+    protected: ConsoleStream,
+) -> None:
+    real = finished_build(protected, "secret", "secret log\n")
+    for uuid in (real, "0" * 32):
+        viewer = watch(protected, "secret", {"uuid": uuid, "logfile": "console.log"})
+        assert viewer.closed == (4000, "MissingAuthError")
+    viewer = watch(protected, "secret", {"uuid": "0" * 32, "logfile": "x", "token": token()})
+    assert viewer.closed == (4011, "Build not found")
+
+
+def test_an_open_tenant_ignores_the_token_even_a_bad_one(protected: ConsoleStream) -> None:
+    uuid = finished_build(protected, "open", "open log\n")
+    for extra in ({}, {"token": "not-a-jwt"}, {"token": token(expires_in=-60)}):
+        viewer = watch(protected, "open", {"uuid": uuid, "logfile": "console.log", **extra})
+        assert (viewer.sent, viewer.closed) == (["open log\n"], (1000, "No more data")), extra
+
+
+def test_a_close_reason_is_cut_to_the_123_bytes_of_a_close_frame_on_a_character() -> None:
+    # RFC 6455 §5.5: 125 bytes of control frame payload, 2 of them the close code.
+    assert _close_reason("MissingAuthError") == "MissingAuthError"
+    cut = _close_reason("é" * 100)  # 200 bytes of UTF-8
+    assert cut == "é" * 61 and len(cut.encode()) == 122
+
+
+def test_the_filter_reads_auth_from_every_config_file_as_the_api_does(
+    ciweb_conf: Path, tmp_path: Path
+) -> None:
+    second = tmp_path / "auth.conf"
+    second.write_text(AUTH_CONF)
+    files = os.pathsep.join([str(ciweb_conf), str(second)])
+    stream = filter_factory({"config_file": files})(api)
+    assert stream.auth.read_protected("secret") and not stream.auth.read_protected("open")
+    assert not filter_factory({"config_file": str(ciweb_conf)})(api).auth.read_protected("secret")
+
+
+def test_a_bad_auth_option_fails_at_start_up(ciweb_conf: Path) -> None:
+    with ciweb_conf.open("a") as conf:
+        conf.write("[auth]\nread_protected_tenants = secret\n")
+    with pytest.raises(ConfigError, match="read_protected_tenants"):
+        filter_factory({"config_file": str(ciweb_conf)})
+
+
+def test_the_store_and_auth_are_built_once_per_filter_not_per_stream(
+    protected: ConsoleStream,
+) -> None:
+    first, second = protected.handler_for("secret"), protected.handler_for("open")
+    assert first.store is second.store is protected.store
+    assert first.auth is second.auth is protected.auth

@@ -12,17 +12,7 @@ import ciweb
 from ciweb.conf import ConfigError
 from ciweb.middleware import healthcheck
 from ciweb.middleware.healthcheck import Healthcheck
-
-
-def serve(app, req: webob.Request) -> webob.Response:
-    """Serve *req* as a server does: call *app*, read the whole body, then close it."""
-    status, headers, app_iter = req.call_application(app)
-    try:
-        body = b"".join(app_iter)
-    finally:
-        if hasattr(app_iter, "close"):
-            app_iter.close()
-    return webob.Response(body=body, status=status, headerlist=headers)
+from tests.unit.middleware.helpers import serve
 
 
 def inner_app(environ, start_response):

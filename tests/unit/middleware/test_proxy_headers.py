@@ -11,19 +11,9 @@ import webob
 from ciweb.conf import ConfigError
 from ciweb.middleware import proxy_headers
 from ciweb.middleware.proxy_headers import ProxyHeaders, parse_forwarded
+from tests.unit.middleware.helpers import serve
 
 TRUSTED = ["10.0.0.1", "192.168.0.0/16", "::1"]
-
-
-def serve(app, req: webob.Request) -> webob.Response:
-    """Serve *req* as a server does: call *app*, read the whole body, then close it."""
-    status, headers, app_iter = req.call_application(app)
-    try:
-        body = b"".join(app_iter)
-    finally:
-        if hasattr(app_iter, "close"):
-            app_iter.close()
-    return webob.Response(body=body, status=status, headerlist=headers)
 
 
 def echo(environ, start_response):

@@ -14,6 +14,7 @@ import webob
 from ciweb.conf import ConfigError
 from ciweb.middleware import request_id
 from ciweb.middleware.request_id import RequestId, RequestIdLogFilter, current_request_id
+from tests.unit.middleware.helpers import serve
 
 LOG = logging.getLogger("tests.request_id")
 GENERATED = re.compile(r"req-[0-9a-f]{32}")
@@ -23,17 +24,6 @@ def inner_app(environ, start_response):
     body = (environ.get("ciweb.request_id") or "").encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
-
-
-def serve(app, req: webob.Request) -> webob.Response:
-    """Serve *req* as a server does: call *app*, read the whole body, then close it."""
-    status, headers, app_iter = req.call_application(app)
-    try:
-        body = b"".join(app_iter)
-    finally:
-        if hasattr(app_iter, "close"):
-            app_iter.close()
-    return webob.Response(body=body, status=status, headerlist=headers)
 
 
 class ListHandler(logging.Handler):

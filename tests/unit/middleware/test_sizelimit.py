@@ -13,17 +13,7 @@ from ciweb.conf import ConfigError
 from ciweb.middleware import sizelimit
 from ciweb.middleware.faults import Faults
 from ciweb.middleware.sizelimit import SizeLimit
-
-
-def serve(app, req: webob.Request) -> webob.Response:
-    """Serve *req* as a server does: call *app*, read the whole body, then close it."""
-    status, headers, app_iter = req.call_application(app)
-    try:
-        body = b"".join(app_iter)
-    finally:
-        if hasattr(app_iter, "close"):
-            app_iter.close()
-    return webob.Response(body=body, status=status, headerlist=headers)
+from tests.unit.middleware.helpers import serve
 
 
 def echo_length(environ, start_response):

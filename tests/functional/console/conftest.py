@@ -32,12 +32,15 @@ class Live:
         return self.url.replace("http://", "ws://") + f"/api/tenant/{TENANT}/console-stream"
 
 
-def start_live(tmp_path: Path, console_options: str) -> Iterator[Live]:
-    """Start ciweb-api with the console filter configured by *console_options*."""
+def start_live(tmp_path: Path, console_options: str, conf_extra: str = "") -> Iterator[Live]:
+    """Start ciweb-api with the console filter configured by *console_options*.
+
+    :param conf_extra: more ciweb.conf text, e.g. ``[auth]`` sections.
+    """
     from ciweb.ci import writes
 
     paste = stack.paste_ini(tmp_path, None, console_options)
-    conf = stack.ciweb_conf(tmp_path, paste)
+    conf = stack.ciweb_conf(tmp_path, paste, extra=conf_extra)
     store = stack.store_for(conf)
     writes.upsert_tenant(store, TENANT)
     writes.upsert_tenant(store, "other-tenant")

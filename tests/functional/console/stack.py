@@ -1,7 +1,7 @@
-"""A live ciweb stack for tests: the shipped pipeline plus the console stream and dashboard.
+"""A live ciweb stack for tests: the shipped pipeline, console stream and dashboard included.
 
-The paste ini written here is the one proposed for etc/api-paste.ini, with factories named
-by module path so that it works before the entry points are installed.
+etc/api-paste.ini ships the console filter in ``[pipeline:api]`` and the dashboard behind
+``[composite:main]``; the tests only add options to their sections.
 """
 
 from __future__ import annotations
@@ -15,56 +15,36 @@ SHIPPED_INI = ROOT / "etc" / "api-paste.ini"
 DASHBOARD_VERSION = "14.3.0"
 CACHE_DIR = Path(os.environ.get("CIWEB_TEST_CACHE", Path.home() / ".cache" / "ciweb-tests"))
 
-EXTRA_SECTIONS = """
-[composite:web]
-paste.composite_factory = ciweb.api.static:composite_factory
-api = main
-dashboard = dashboard
-api_paths = /api /healthcheck
 
-[pipeline:dashboard]
-pipeline = proxy_headers request_id access_log faults dashboard_cache compress dashboard_files
-
-[app:dashboard_files]
-paste.app_factory = ciweb.api.static:app_factory
-{static_path}
-
-[filter:dashboard_cache]
-paste.filter_factory = ciweb.middleware.cache:filter_factory
-policy.assets = /assets/** public, max-age=31536000, immutable; ttl=86400
-max_entry_bytes = 16777216
-
-[filter:console_stream]
-paste.filter_factory = ciweb.api.console:filter_factory
-{console_options}
-"""
+def _add_options(text: str, section: str, options: str) -> str:
+    """Return *text* with *options* (ini lines) added at the top of ``[section]``."""
+    header = re.compile(rf"^\[{re.escape(section)}\]\n", re.MULTILINE)
+    if header.search(text) is None:
+        raise AssertionError(f"{SHIPPED_INI} has no [{section}]")
+    return header.sub(lambda m: m.group(0) + options.strip() + "\n", text, count=1)
 
 
 def paste_ini(
     tmp_path: Path, static_path: Path | None, console_options: str = "poll_interval = 0.05"
 ) -> Path:
-    """Write the shipped pipeline plus the console and dashboard sections; return its path.
+    """Write the shipped pipeline with test options for the console and the dashboard.
 
-    The shipped ``[pipeline:main]`` gets ``console_stream`` right after ``request_id``; the
-    served application is ``[composite:web]``.
+    :param static_path: the installed dashboard, or None for the configured default.
+    :param console_options: ini lines for ``[filter:console_stream]``.
     """
-    text = SHIPPED_INI.read_text()
-    text = re.sub(
-        r"^(pipeline = proxy_headers request_id) ",
-        r"\1 console_stream ",
-        text,
-        count=1,
-        flags=re.MULTILINE,
-    )
-    static = f"static_path = {static_path}" if static_path is not None else ""
-    text += EXTRA_SECTIONS.format(static_path=static, console_options=console_options)
+    text = _add_options(SHIPPED_INI.read_text(), "filter:console_stream", console_options)
+    if static_path is not None:
+        text = _add_options(text, "app:dashboard_files", f"static_path = {static_path}")
     path = tmp_path / "api-paste.ini"
     path.write_text(text)
     return path
 
 
-def ciweb_conf(tmp_path: Path, paste: Path, *, workers: int | None = None) -> Path:
-    """Write a ciweb.conf serving ``web`` from *paste* with a migrated SQLite state dir."""
+def ciweb_conf(tmp_path: Path, paste: Path, *, extra: str = "") -> Path:
+    """Write a ciweb.conf serving ``main`` from *paste* with a migrated SQLite state dir.
+
+    :param extra: more ciweb.conf text, e.g. ``[auth]`` sections.
+    """
     from ciweb.ci.engine import database_url, make_engine
     from ciweb.ci.store import Store
 
@@ -77,9 +57,9 @@ def ciweb_conf(tmp_path: Path, paste: Path, *, workers: int | None = None) -> Pa
         engine.dispose()
     path = tmp_path / "ciweb.conf"
     path.write_text(
-        f"[api]\npaste_config = {paste}\npaste_app = web\n"
+        f"[api]\npaste_config = {paste}\npaste_app = main\n"
         "[server]\nbind_port = 0\n"
-        f"[database]\nstate_dir = {state}\n"
+        f"[database]\nstate_dir = {state}\n" + extra
     )
     return path
 

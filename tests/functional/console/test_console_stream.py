@@ -216,16 +216,16 @@ def test_one_stream_more_than_max_streams_is_refused_with_503_before_the_upgrade
 ) -> None:
     uuid = make_build(tight.store)
     with open_stream(tight.ws_url, uuid):
-        with pytest.raises(InvalidStatus) as refused:
-            connect(tight.ws_url, open_timeout=10)
+        with pytest.raises(InvalidStatus) as refused, connect(tight.ws_url, open_timeout=10):
+            pass
         assert refused.value.response.status_code == 503
         assert refused.value.response.headers["Retry-After"] == "5"
     # The slot is free again once the first stream has ended.
     deadline = time.monotonic() + 10
     while True:
         try:
-            connect(tight.ws_url, open_timeout=10).close()
-            break
+            with connect(tight.ws_url, open_timeout=10):
+                break
         except InvalidStatus:
             assert time.monotonic() < deadline, "the stream slot was never released"
             time.sleep(0.1)

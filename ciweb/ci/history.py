@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from ciweb.ci import serialize
@@ -22,14 +22,13 @@ from ciweb.ci.filters import (
     BUILD_TIMES_PARAMS,
     BUILDSET_PARAMS,
     HistoryFilter,
-    build_conditions,
-    buildset_conditions,
+    build_where,
+    buildset_where,
 )
 from ciweb.ci.models import Build, Buildset, BuildsetEvent, BuildsetRef, Ref
 from ciweb.ci.store import Store, tenant_id
 
 Params = Mapping[str, Any] | HistoryFilter
-_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
 
 def _as_filter(params: Params, allowed: frozenset[str]) -> HistoryFilter:
@@ -38,16 +37,27 @@ def _as_filter(params: Params, allowed: frozenset[str]) -> HistoryFilter:
     return HistoryFilter.from_params(params, allowed)
 
 
-def _joined(stmt: _S, f: HistoryFilter, tid: int) -> _S:
-    return (
-        stmt.join(Buildset, Buildset.id == Build.buildset_id)
-        .join(Ref, Ref.id == Build.ref_id)
-        .where(*build_conditions(f, tid))
-    )
+def _count(session: Session, matching: Select[Any], cap: int | None) -> int:
+    # Counting over "SELECT 1 ... LIMIT cap + 1" stops after cap + 1 rows, and, with no
+    # ORDER BY, lets the database read the narrowest index.
+    if cap is not None:
+        if cap < 0:
+            raise ValueError("cap must be >= 0")
+        matching = matching.limit(cap + 1)
+    return session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+
+
+def _build_ids(session: Session, where: list[ColumnElement[bool]], f: HistoryFilter) -> list[int]:
+    # Step one of two: the page's ids from the builds table alone, newest first.
+    stmt = select(Build.id).where(*where).order_by(Build.id.desc()).limit(f.limit).offset(f.skip)
+    return list(session.scalars(stmt))
 
 
 def builds(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
     """Return Zuul's ``builds`` list for *tenant*.
+
+    The page's ids come first from the builds table alone (see
+    :func:`ciweb.ci.filters.build_where`), then their rows with buildset and ref.
 
     :param store: the store.
     :param tenant: tenant name.
@@ -58,21 +68,31 @@ def builds(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
     f = _as_filter(params, BUILD_PARAMS)
     with store.heavy_read() as session:
         tid = tenant_id(session, tenant)
-        stmt = _joined(select(Build, Buildset, Ref), f, tid)
-        stmt = stmt.order_by(Build.id.desc()).limit(f.limit).offset(f.skip)
+        ids = _build_ids(session, build_where(session, f, tid), f)
+        if not ids:
+            return []
+        stmt = (
+            select(Build, Buildset, Ref)
+            .join(Buildset, Buildset.id == Build.buildset_id)
+            .join(Ref, Ref.id == Build.ref_id)
+            .where(Build.id.in_(ids))
+            .order_by(Build.id.desc())
+        )
         return [serialize.build_to_dict(b, r, bs) for b, bs, r in session.execute(stmt)]
 
 
-def builds_count(store: Store, tenant: str, params: Params) -> int:
+def builds_count(store: Store, tenant: str, params: Params, *, cap: int | None = None) -> int:
     """Return how many builds match *params*, ignoring limit and skip.
 
+    :param cap: count at most ``cap + 1`` builds, so that a result above *cap* means
+        "more than *cap*" and costs no more than reading ``cap + 1`` index entries.
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILD_PARAMS)
     with store.heavy_read() as session:
         tid = tenant_id(session, tenant)
-        return session.scalar(_joined(select(func.count(Build.id)), f, tid)) or 0
+        return _count(session, select(literal(1)).where(*build_where(session, f, tid)), cap)
 
 
 def build(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
@@ -122,7 +142,7 @@ def buildsets(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]
         tid = tenant_id(session, tenant)
         stmt = (
             select(Buildset)
-            .where(*buildset_conditions(f, tid))
+            .where(*buildset_where(session, f, tid))
             .order_by(Buildset.id.desc())
             .limit(f.limit)
             .offset(f.skip)
@@ -132,17 +152,19 @@ def buildsets(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]
         return [serialize.buildset_to_dict(bs, refs[bs.id]) for bs in rows]
 
 
-def buildsets_count(store: Store, tenant: str, params: Params) -> int:
+def buildsets_count(
+    store: Store, tenant: str, params: Params, *, cap: int | None = None
+) -> int:
     """Return how many buildsets match *params*, ignoring limit and skip.
 
+    :param cap: count at most ``cap + 1`` buildsets (see :func:`builds_count`).
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILDSET_PARAMS)
     with store.heavy_read() as session:
         tid = tenant_id(session, tenant)
-        stmt = select(func.count(Buildset.id)).where(*buildset_conditions(f, tid))
-        return session.scalar(stmt) or 0
+        return _count(session, select(literal(1)).where(*buildset_where(session, f, tid)), cap)
 
 
 def buildset(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
@@ -184,8 +206,14 @@ def build_times(store: Store, tenant: str, params: Params) -> list[dict[str, Any
     f = _as_filter(params, BUILD_TIMES_PARAMS)
     with store.heavy_read() as session:
         tid = tenant_id(session, tenant)
-        stmt = _joined(select(Build, Buildset.pipeline, Ref), f, tid)
-        stmt = stmt.order_by(Build.id.desc()).limit(f.limit).offset(f.skip)
+        ids = _build_ids(session, build_where(session, f, tid), f)
+        stmt = (
+            select(Build, Buildset.pipeline, Ref)
+            .join(Buildset, Buildset.id == Build.buildset_id)
+            .join(Ref, Ref.id == Build.ref_id)
+            .where(Build.id.in_(ids))
+            .order_by(Build.id.desc())
+        )
         return [
             {
                 "_id": b.id,
@@ -217,7 +245,7 @@ def badge(store: Store, tenant: str, params: Mapping[str, Any]) -> str:
         tid = tenant_id(session, tenant)
         stmt = (
             select(Buildset.result)
-            .where(*buildset_conditions(f, tid))
+            .where(*buildset_where(session, f, tid))
             .order_by(Buildset.id.desc())
             .limit(1)
         )

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ciweb.ci import history, reporting
+from ciweb.ci import filters, history, reporting
 from ciweb.ci.errors import NotFound, ValidationError
 from tests.unit.ci.conftest import add_buildset
 
@@ -70,37 +70,37 @@ def test_build_adds_the_buildset_refs(filled):
         history.build(filled, "other", "b1")
 
 
-@pytest.mark.parametrize(
-    ("params", "expected"),
-    [
-        ({"project": "org/project"}, ["b5", "b2", "b1"]),
-        ({"project": ["org/project", "org/other_project"]}, ["b5", "b4", "b3", "b2", "b1"]),
-        ({"project": "org/*"}, ["b5", "b4", "b3", "b2", "b1"]),
-        ({"project": "org/other*"}, ["b4", "b3"]),
-        ({"pipeline": "gate"}, ["b4", "b3"]),
-        ({"pipeline": "ga*"}, ["b4", "b3"]),
-        ({"branch": "stable/*"}, ["b5"]),
-        ({"change": "2"}, ["b4", "b3"]),
-        ({"change": ["1", "3"]}, ["b5", "b2", "b1"]),
-        ({"patchset": "1"}, ["b5", "b4", "b3", "b2", "b1"]),
-        ({"uuid": ["b1", "b4"]}, ["b4", "b1"]),
-        ({"job_name": "tox-py311"}, ["b3", "b1"]),
-        ({"job_name": ["tox-py311", "tox_docs"]}, ["b3", "b2", "b1"]),
-        ({"result": "FAILURE"}, ["b3"]),
-        ({"result": ["FAILURE", "SKIPPED"]}, ["b4", "b3"]),
-        ({"exclude_result": ["SKIPPED", "FAILURE"]}, ["b2", "b1"]),
-        ({"complete": "true"}, ["b4", "b3", "b2", "b1"]),
-        ({"complete": "false"}, ["b5"]),
-        ({"voting": "False"}, ["b3"]),
-        ({"voting": "0"}, ["b3"]),
-        ({"voting": "True"}, ["b5", "b4", "b2", "b1"]),
-        ({"held": "true"}, ["b4"]),
-        ({"held": "1"}, ["b4"]),
-        ({"final": "false"}, ["b4"]),
-        ({"limit": "2"}, ["b5", "b4"]),
-        ({"limit": "2", "skip": "2"}, ["b3", "b2"]),
-    ],
-)
+BUILD_FILTER_CASES = [
+    ({"project": "org/project"}, ["b5", "b2", "b1"]),
+    ({"project": ["org/project", "org/other_project"]}, ["b5", "b4", "b3", "b2", "b1"]),
+    ({"project": "org/*"}, ["b5", "b4", "b3", "b2", "b1"]),
+    ({"project": "org/other*"}, ["b4", "b3"]),
+    ({"pipeline": "gate"}, ["b4", "b3"]),
+    ({"pipeline": "ga*"}, ["b4", "b3"]),
+    ({"branch": "stable/*"}, ["b5"]),
+    ({"change": "2"}, ["b4", "b3"]),
+    ({"change": ["1", "3"]}, ["b5", "b2", "b1"]),
+    ({"patchset": "1"}, ["b5", "b4", "b3", "b2", "b1"]),
+    ({"uuid": ["b1", "b4"]}, ["b4", "b1"]),
+    ({"job_name": "tox-py311"}, ["b3", "b1"]),
+    ({"job_name": ["tox-py311", "tox_docs"]}, ["b3", "b2", "b1"]),
+    ({"result": "FAILURE"}, ["b3"]),
+    ({"result": ["FAILURE", "SKIPPED"]}, ["b4", "b3"]),
+    ({"exclude_result": ["SKIPPED", "FAILURE"]}, ["b2", "b1"]),
+    ({"complete": "true"}, ["b4", "b3", "b2", "b1"]),
+    ({"complete": "false"}, ["b5"]),
+    ({"voting": "False"}, ["b3"]),
+    ({"voting": "0"}, ["b3"]),
+    ({"voting": "True"}, ["b5", "b4", "b2", "b1"]),
+    ({"held": "true"}, ["b4"]),
+    ({"held": "1"}, ["b4"]),
+    ({"final": "false"}, ["b4"]),
+    ({"limit": "2"}, ["b5", "b4"]),
+    ({"limit": "2", "skip": "2"}, ["b3", "b2"]),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), BUILD_FILTER_CASES)
 def test_builds_filters_behave_as_zuuls(filled, params, expected):
     assert _uuids(history.builds(filled, "t", params)) == expected
     if "limit" not in params:
@@ -207,3 +207,69 @@ def test_badge_is_the_latest_complete_buildset_result(filled):
     assert history.badge(filled, "t", {"pipeline": "check"}) == "SUCCESS"
     with pytest.raises(NotFound, match="No buildset found"):
         history.badge(filled, "t", {"branch": "stable/1"})
+
+
+@pytest.fixture
+def every_path(filled, monkeypatch):
+    """The filled store with a build of tenant "other" on the same project, pipeline and change,
+    and PARENT_FANOUT 0: every ref or buildset filter takes the walk-the-tenant path."""
+    add_buildset(filled, "obs1", tenant="other", builds=(_build("ob1", "tox-py311"),))
+    monkeypatch.setattr(filters, "PARENT_FANOUT", 0)
+    return filled
+
+
+@pytest.mark.parametrize(("params", "expected"), BUILD_FILTER_CASES)
+def test_builds_filters_give_the_same_answer_when_many_refs_match(every_path, params, expected):
+    assert _uuids(history.builds(every_path, "t", params)) == expected
+    if "limit" not in params:
+        assert history.builds_count(every_path, "t", params) == len(expected)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"project": "org/project"}, {"pipeline": "check"}, {"change": "1"}, {"project": "org/*"}],
+)
+def test_a_filter_on_refs_or_buildsets_never_reaches_another_tenant(filled, params):
+    add_buildset(filled, "obs1", tenant="other", builds=(_build("ob1", "tox-py311"),))
+    assert "ob1" not in _uuids(history.builds(filled, "t", params))
+    assert "obs1" not in _uuids(history.buildsets(filled, "t", params))
+    assert _uuids(history.builds(filled, "other", params)) == ["ob1"]
+    assert _uuids(history.buildsets(filled, "other", params)) == ["obs1"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"project": "org/other*"}, ["bs2"]),
+        ({"project": "org/*", "complete": "true"}, ["bs2", "bs1"]),
+        ({"change": ["1", "3"]}, ["bs3", "bs1"]),
+        ({"branch": "stable/*"}, ["bs3"]),
+        ({"project": "org/project", "pipeline": "check", "limit": "1", "skip": "1"}, ["bs1"]),
+    ],
+)
+def test_buildsets_ref_filters_give_the_same_answer_when_many_refs_match(
+    every_path, params, expected
+):
+    assert _uuids(history.buildsets(every_path, "t", params)) == expected
+    if "limit" not in params:
+        assert history.buildsets_count(every_path, "t", params) == len(expected)
+
+
+def test_filters_that_match_no_ref_or_buildset_give_nothing(filled):
+    for params in ({"project": "nope"}, {"pipeline": "nope"}, {"change": "99"}):
+        assert history.builds(filled, "t", params) == []
+        assert history.builds_count(filled, "t", params) == 0
+        assert history.build_times(filled, "t", {"project": "nope"}) == []
+    assert history.buildsets(filled, "t", {"project": "nope"}) == []
+    assert history.buildsets_count(filled, "t", {"project": "nope"}) == 0
+
+
+def test_a_capped_count_stops_one_past_the_cap(filled):
+    assert history.builds_count(filled, "t", {}, cap=2) == 3
+    assert history.builds_count(filled, "t", {}, cap=5) == 5
+    assert history.builds_count(filled, "t", {"project": "org/project"}, cap=1) == 2
+    assert history.builds_count(filled, "t", {"project": "org/project"}, cap=0) == 1
+    assert history.buildsets_count(filled, "t", {}, cap=1) == 2
+    assert history.buildsets_count(filled, "t", {"complete": "true"}, cap=9) == 2
+    with pytest.raises(ValueError, match="cap"):
+        history.builds_count(filled, "t", {}, cap=-1)

@@ -1,6 +1,7 @@
 """``buildsets`` and ``buildset/{uuid}``: the buildset history, newest first.
 
-The list carries ``X-Total-Count`` like ``builds`` (see :mod:`ciweb.api.controllers.builds`).
+The list carries ``X-Total-Count`` like ``builds``: exact up to ``skip`` + 10,000 matches, then
+that number with ``X-Total-Count-Capped: true`` (see :mod:`ciweb.api.controllers.builds`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import webob
 
-from ciweb.api.controllers.base import ApiController, json_response, page_total
+from ciweb.api.controllers.base import ApiController
+from ciweb.api.controllers.builds import capped_total_response
 from ciweb.ci import history
 from ciweb.ci.filters import BUILDSET_PARAMS, HistoryFilter
 
@@ -23,15 +25,15 @@ class BuildsetsController(ApiController):
     """Serve buildsets and one buildset with its builds and events."""
 
     def buildsets(self, req: Request, tenant: str) -> webob.Response:
-        """Return the buildsets matching the query, newest first, with ``X-Total-Count``."""
+        """Return the buildsets matching the query, newest first, with ``X-Total-Count``
+        (capped)."""
         self.context.authorize_read(req, tenant)
         store = self.context.store
         f = HistoryFilter.from_params(req.GET.dict_of_lists(), BUILDSET_PARAMS)
         rows = history.buildsets(store, tenant, f)
-        total = page_total(
-            len(rows), f.skip, f.limit, lambda: history.buildsets_count(store, tenant, f)
+        return capped_total_response(
+            rows, f, lambda cap: history.buildsets_count(store, tenant, f, cap=cap)
         )
-        return json_response(rows, total=total)
 
     def buildset(self, req: Request, tenant: str, uuid: str) -> dict[str, Any]:
         """Return one buildset with ``builds`` and ``events``; 404 "Buildset not found"."""

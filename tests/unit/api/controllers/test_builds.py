@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
-from ciweb.api.controllers.builds import BADGE_FAILING, BADGE_PASSING
+from ciweb.api.app import app_factory
+from ciweb.api.controllers.builds import (
+    BADGE_FAILING,
+    BADGE_PASSING,
+    TOTAL_COUNT_CAP,
+    TOTAL_COUNT_CAPPED_HEADER,
+)
+from ciweb.ci import demo
+from ciweb.ci.engine import make_engine
+from ciweb.ci.store import Store
 from ciweb.middleware.faults import Faults
-from tests.unit.api.helpers import T, error_of, get
+from tests.unit.api.helpers import T, copy_database, error_of, get
 
 TOTAL_BUILDS = 510
+BULK_BUILDS = 30_060
 
 
 def _ids(response) -> list[int]:
@@ -184,3 +195,62 @@ def test_a_badge_without_a_buildset_is_404(app: Faults) -> None:
     response = get(app, f"{T}/badge?project=nope")
     assert response.status_code == 404
     assert error_of(response) == "No buildset found"
+
+
+@pytest.fixture(scope="module")
+def bulk_app(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Faults:
+    """The API over the demo database plus BULK_BUILDS bulk builds (a third as many buildsets),
+    enough for both lists to pass the cap."""
+    url = copy_database(demo_template, tmp_path_factory.mktemp("bulk") / "ciweb.sqlite")
+    store = Store(make_engine(url), key_bits=2048)
+    demo.generate_builds(store, BULK_BUILDS)
+    store.engine.dispose()
+    return Faults(app_factory({}, connection=url))
+
+
+def test_past_the_cap_the_total_is_the_cap_and_says_so(bulk_app: Faults) -> None:
+    response = get(bulk_app, f"{T}/builds?limit=50")
+    assert len(response.json) == 50
+    assert response.headers["X-Total-Count"] == str(TOTAL_COUNT_CAP)
+    assert response.headers[TOTAL_COUNT_CAPPED_HEADER] == "true"
+
+
+def test_the_cap_counts_beyond_the_skip(bulk_app: Faults) -> None:
+    response = get(bulk_app, f"{T}/builds?skip=500&limit=50")
+    assert response.headers["X-Total-Count"] == str(500 + TOTAL_COUNT_CAP)
+    assert response.headers[TOTAL_COUNT_CAPPED_HEADER] == "true"
+
+
+def test_a_full_page_larger_than_the_cap_is_not_undercounted(bulk_app: Faults) -> None:
+    response = get(bulk_app, f"{T}/builds?limit=10200")
+    assert len(response.json) == 10200
+    assert response.headers["X-Total-Count"] == "10200"
+    assert response.headers[TOTAL_COUNT_CAPPED_HEADER] == "true"
+
+
+def test_below_the_cap_the_total_is_exact_and_not_marked(bulk_app: Faults) -> None:
+    every = get(bulk_app, f"{T}/builds?skip=25000&limit=50")
+    assert every.headers["X-Total-Count"] == str(BULK_BUILDS + TOTAL_BUILDS)
+    assert TOTAL_COUNT_CAPPED_HEADER not in every.headers
+    rare = get(bulk_app, f"{T}/builds?project=example/project1&limit=10")
+    assert int(rare.headers["X-Total-Count"]) == len(
+        get(bulk_app, f"{T}/builds?project=example/project1&limit=1000").json
+    )
+    assert TOTAL_COUNT_CAPPED_HEADER not in rare.headers
+
+
+def test_a_short_page_tells_its_total_without_a_cap(bulk_app: Faults) -> None:
+    skip = BULK_BUILDS + TOTAL_BUILDS - 20
+    response = get(bulk_app, f"{T}/builds?skip={skip}&limit=50")
+    assert len(response.json) == 20
+    assert response.headers["X-Total-Count"] == str(BULK_BUILDS + TOTAL_BUILDS)
+    assert TOTAL_COUNT_CAPPED_HEADER not in response.headers
+
+
+def test_buildsets_totals_are_capped_the_same_way(bulk_app: Faults) -> None:
+    capped = get(bulk_app, f"{T}/buildsets?skip=0&limit=50")
+    assert capped.headers["X-Total-Count"] == str(TOTAL_COUNT_CAP)
+    assert capped.headers[TOTAL_COUNT_CAPPED_HEADER] == "true"
+    exact = get(bulk_app, f"{T}/buildsets?skip=9000&limit=50")
+    assert exact.headers["X-Total-Count"] == str(BULK_BUILDS // 3 + 120)
+    assert TOTAL_COUNT_CAPPED_HEADER not in exact.headers

@@ -273,3 +273,34 @@ def test_a_capped_count_stops_one_past_the_cap(filled):
     assert history.buildsets_count(filled, "t", {"complete": "true"}, cap=9) == 2
     with pytest.raises(ValueError, match="cap"):
         history.builds_count(filled, "t", {}, cap=-1)
+
+
+@pytest.mark.parametrize("max_names", [0, 1, filters.MAX_JOB_NAMES])
+def test_job_name_patterns_match_the_same_builds_resolved_or_not(filled, monkeypatch, max_names):
+    monkeypatch.setattr(filters, "MAX_JOB_NAMES", max_names)
+    assert _uuids(history.builds(filled, "t", {"job_name": "tox*"})) == ["b5", "b3", "b2", "b1"]
+    assert _uuids(history.builds(filled, "t", {"job_name": ["*docs", "linters%"]})) == [
+        "b5", "b4", "b2"
+    ]
+    assert _uuids(history.builds(filled, "t", {"job_name": "tox_do*"})) == ["b2"]
+    assert history.builds(filled, "t", {"job_name": "nomatch*"}) == []
+    assert history.builds_count(filled, "t", {"job_name": "*py311"}) == 2
+
+
+def test_job_name_patterns_only_see_the_tenants_job_names(filled):
+    add_buildset(filled, "obs1", tenant="other", builds=(_build("ob1", "other-job"),))
+    assert history.builds(filled, "t", {"job_name": "other*"}) == []
+    assert _uuids(history.builds(filled, "other", {"job_name": "other*"})) == ["ob1"]
+
+
+def test_queue_item_uuid_filters_builds_and_buildsets(store):
+    reporting.create_buildset(
+        store, "t", {"uuid": "bsq", "pipeline": "check", "queue_item_uuid": "qi-1",
+                     "refs": [{"project": "org/project", "ref": "refs/heads/master"}]}
+    )
+    reporting.create_build(store, "t", "bsq", _build("bq"))
+    add_buildset(store, "bsx", builds=(_build("bx"),))
+    assert _uuids(history.builds(store, "t", {"queue_item_uuid": "qi-1"})) == ["bq"]
+    assert _uuids(history.buildsets(store, "t", {"queue_item_uuid": "qi-1"})) == ["bsq"]
+    assert history.buildsets(store, "other", {"queue_item_uuid": "qi-1"}) == []
+    assert history.builds(store, "other", {"queue_item_uuid": "qi-1"}) == []

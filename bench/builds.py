@@ -28,6 +28,7 @@ from typing import Any
 import webob
 from sqlalchemy import text
 
+from ciweb.api.controllers.builds import TOTAL_COUNT_CAP
 from ciweb.ci import demo, history
 from ciweb.ci.engine import make_engine
 from ciweb.ci.store import Store
@@ -48,6 +49,7 @@ BUILD_QUERIES: dict[str, str] = {
     "project (rare)": f"project={RARE_PROJECT}",
     "job_name=tox-py3*": "job_name=tox-py3*",
     "job_name=*-functional": "job_name=*-functional",
+    "job_name=nomatch* (rare pattern)": "job_name=nomatch*",
     "result=FAILURE": "result=FAILURE",
     "dashboard default": DASHBOARD_BUILDS,
     "pipeline=gate": "pipeline=gate",
@@ -124,12 +126,16 @@ def run_data_layer(store: Store, runs: int, base: float) -> None:
         ("builds_count unfiltered", history.builds_count, ""),
         ("builds_count dashboard default", history.builds_count, DASHBOARD_BUILDS),
         ("builds_count project (frequent)", history.builds_count, f"project={FREQUENT_PROJECT}"),
+        ("builds_count result=FAILURE", history.builds_count, "result=FAILURE"),
         ("buildsets_count unfiltered", history.buildsets_count, ""),
         ("buildsets_count dashboard default", history.buildsets_count, DASHBOARD_BUILDSETS),
     ):
         params = params_of(query)
-        p50, p95 = timings(lambda fn=fn, p=params: fn(store, TENANT, p), max(3, runs // 3))
-        print(row(label, p50, p95, base))
+        for cap in (None, TOTAL_COUNT_CAP):
+            p50, p95 = timings(
+                lambda fn=fn, p=params, c=cap: fn(store, TENANT, p, cap=c), max(3, runs // 3)
+            )
+            print(row(f"{label}, {'exact' if cap is None else f'cap {cap}'}", p50, p95, base))
 
 
 def run_http(db: Path, tmp: Path, runs: int, base: float) -> None:

@@ -2,7 +2,9 @@
 
 Every list is newest first (``ORDER BY id DESC``) like Zuul's, and runs under the store's
 statement timeout (Zuul: 30 s).  The ``*_count`` functions give the total for the same filters,
-which Zuul does not offer; the API puts it in a header.
+optionally capped, which Zuul does not offer; the API puts it in a header.  Lists read the page's
+ids from one table first, with no join before the LIMIT (see :func:`ciweb.ci.filters.build_where`
+for the choice of index), then the rows of those ids.
 """
 
 from __future__ import annotations

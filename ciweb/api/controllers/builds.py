@@ -9,11 +9,12 @@ skip, counted exactly up to a cap.
   (``SELECT count(*) FROM (SELECT 1 ... LIMIT c + 1)``), so it costs about as much as the
   page did, never a scan of the whole history.  Past the cap, ``X-Total-Count`` is
   ``skip + max(TOTAL_COUNT_CAP, limit)`` and ``X-Total-Count-Capped: true`` says that more
-  match: "over 10,000" is what a pager needs, and an exact count of a million builds costs
-  tens of ms to seconds per request.  The header is absent when the count is exact.
+  match: "over 10,000" is what a pager needs, and an exact count reads every matching index
+  entry of a million builds on every request.  The header is absent when the count is exact.
 
 Measured on SQLite with a million builds (``bench/builds.py``): the dashboard's default
-query took 0.6-0.8 s with an exact count and takes a few ms with the capped one.
+builds request took 0.6-0.9 s with the old joined, exact count and takes 3.4 ms now (its
+count: 44 ms exact, 0.9 ms capped).
 """
 
 from __future__ import annotations

@@ -299,6 +299,10 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             if self.close_connection or self.conn_state[2] == STATE_CLOSE:
                 return
             self.conn_state[2] = STATE_IDLE
+            # Fairness: a client whose next request is always ready when the last answer
+            # is written would never make this green thread block, and the others would
+            # wait (measured: p99 0.7 s for 32 clients).  Go to the back of the run queue.
+            eventlet.sleep(0)
 
     # -- the request head -------------------------------------------------------------
 

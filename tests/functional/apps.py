@@ -9,6 +9,7 @@ from pytest, so eventlet never patches the test process.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -151,6 +152,14 @@ def takeover(environ: WSGIEnvironment, start_response: StartResponse) -> list[by
     return []
 
 
+_SERVED = itertools.count(1)
+
+
+def order(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    """Answer the rank of this request among those this process served on this route."""
+    return _text(start_response, str(next(_SERVED)).encode())
+
+
 ROUTES: dict[str, WSGIApplication] = {
     "echo": echo,
     "body": body,
@@ -165,6 +174,7 @@ ROUTES: dict[str, WSGIApplication] = {
     "nolog": no_log,
     "ignore": ignore_body,
     "takeover": takeover,
+    "order": order,
 }
 
 

@@ -35,10 +35,12 @@ LISTENING = re.compile(rb"ciweb-api listening on http://127\.0\.0\.1:(\d+)")
 @contextmanager
 def bare_eventlet() -> Iterator[str]:
     """Run bench/bare_eventlet.py; yield its URL."""
+    # Its access lines go to a file, as ciweb-api's do: the same kind of sink for both.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed below
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "bench/bare_eventlet.py")],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     try:
         assert proc.stdout is not None
@@ -47,6 +49,7 @@ def bare_eventlet() -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        log.close()
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The read API through the shipped etc/api-paste.ini pipeline, over the demo data.
+"""The read API through the shipped etc/api-paste.ini pipeline, over the demo data, on
+SQLite and on PostgreSQL.
 
 Every endpoint's real response (status, media type, body, declared headers) is checked
 against the OpenAPI document the service itself serves at /api/openapi.yaml.
@@ -7,6 +8,7 @@ against the OpenAPI document the service itself serves at /api/openapi.yaml.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,16 +29,24 @@ TP = "/api/tenant/{tenant}"
 T = f"/api/tenant/{TENANT}"
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> WSGIApplication:
-    """The shipped pipeline with a ciweb.conf whose [database] state_dir holds the demo."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def pipeline(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> WSGIApplication:
+    """The shipped pipeline with a ciweb.conf whose database holds the demo."""
     base = tmp_path_factory.mktemp("read_api")
     state = base / "state"
     state.mkdir()
-    build_demo_database(base / "demo.sqlite")
-    shutil.copy(base / "demo.sqlite", state / "ciweb.sqlite")
+    connection = ""
+    if request.param == "sqlite":
+        build_demo_database(base / "demo.sqlite")
+        shutil.copy(base / "demo.sqlite", state / "ciweb.sqlite")
+    else:
+        postgres = request.getfixturevalue("postgres")
+        connection = postgres.create_database(f"read_api_{os.getpid()}")
+        build_demo_database(connection)
     conf = base / "ciweb.conf"
-    conf.write_text(f"[database]\nstate_dir = {state}\n")
+    conf.write_text(f"[database]\nstate_dir = {state}\nconnection = {connection}\n")
     return load_app(str(PASTE), "main", global_conf={"config_file": str(conf)})
 
 

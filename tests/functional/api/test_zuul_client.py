@@ -1,8 +1,9 @@
 """The real zuul-client CLI against a live ciweb-api serving the demo tenant.
 
 Each command's exit status and output are checked against what zuul-client needs
-(reference/zuul-api.md §4).  The database is SQLite in a temporary directory, or the one
-named by CIWEB_TEST_DATABASE_URL (e.g. a throwaway PostgreSQL database; it is emptied).
+(reference/zuul-api.md §4).  Every test runs twice: on SQLite in a temporary directory and
+on a fresh database of the PostgreSQL cluster the test run starts (tests/conftest.py); or
+only on the database named by CIWEB_TEST_DATABASE_URL (it is emptied) when that is set.
 """
 
 from __future__ import annotations
@@ -67,8 +68,7 @@ def _empty_shared_database(url: str) -> None:
         engine.dispose()
 
 
-def write_conf(directory: Path, paste_config: Path) -> Path:
-    connection = os.environ.get(URL_VARIABLE, "")
+def write_conf(directory: Path, paste_config: Path, connection: str) -> Path:
     path = directory / "ciweb.conf"
     path.write_text(
         f"[api]\npaste_config = {paste_config}\n"
@@ -81,12 +81,24 @@ def write_conf(directory: Path, paste_config: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    directory = tmp_path_factory.mktemp("ciweb")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def connection(request: pytest.FixtureRequest) -> str:
+    """Return the ``[database] connection`` of the deployment ("" is SQLite)."""
     if os.environ.get(URL_VARIABLE):
+        if request.param == "postgresql":
+            pytest.skip(f"{URL_VARIABLE} names the only database to test")
         _empty_shared_database(os.environ[URL_VARIABLE])
-    conf = write_conf(directory, ROOT / "etc" / "api-paste.ini")
+        return os.environ[URL_VARIABLE]
+    if request.param == "sqlite":
+        return ""
+    postgres = request.getfixturevalue("postgres")
+    return str(postgres.create_database(f"zuul_client_{os.getpid()}"))
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, connection: str) -> Iterator[Deployment]:
+    directory = tmp_path_factory.mktemp("ciweb")
+    conf = write_conf(directory, ROOT / "etc" / "api-paste.ini", connection)
     manage(conf, "db", "upgrade")
     manage(conf, "demo")
     token = manage(conf, "token", "--authenticator", "ci", "--sub", "operator",

@@ -38,10 +38,14 @@ def error_of(response: webob.Response) -> str:
     return str(response.json["description"])
 
 
-def build_demo_database(path: Path) -> None:
-    """Create a migrated SQLite database at *path* with the demo tenant and a second tenant
-    that has one autohold request of its own."""
-    store = Store(make_engine(f"sqlite:///{path}"), key_bits=2048)
+def build_demo_database(path: Path | str) -> None:
+    """Create a migrated database with the demo tenant and a second tenant that has one
+    autohold request of its own.
+
+    :param path: a SQLite file, or a database URL.
+    """
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
+    store = Store(make_engine(url), key_bits=2048)
     store.upgrade()
     demo.load_demo(store)
     writes.upsert_tenant(store, OTHER)

@@ -335,6 +335,10 @@ class Authenticator:
         issued = claims.get("iat")
         if issued is None:
             raise self._error("MissingClaimError", 'Missing "iat" claim')
+        # RFC 7519 §4.1.6: "iat" is a NumericDate, a JSON number; PyJWT accepts a numeric
+        # string, which would fail the arithmetic below (and bool is an int to Python).
+        if isinstance(issued, bool) or not isinstance(issued, (int, float)):
+            raise self._error("MissingClaimError", '"iat" claim must be a number')
         if time.time() - issued > self.max_validity_time + self.leeway:
             raise self._error("TokenExpiredError", "Token was issued too long ago")
 

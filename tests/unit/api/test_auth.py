@@ -138,6 +138,16 @@ def test_max_validity_time_refuses_old_tokens_and_requires_iat() -> None:
     assert strict.authenticate(bearer(token())).uid == "alice"
 
 
+@pytest.mark.parametrize("issued", ["now", True])
+def test_max_validity_time_refuses_an_iat_that_is_not_a_number(issued: Any) -> None:
+    strict = auth.Auth([hs256(max_validity_time=60)])
+    # PyJWT itself accepts a numeric string such as "1700000000".
+    value = str(int(time.time())) if issued == "now" else issued
+    error = error_of(strict, bearer(token(iat=value)))
+    assert (error.code, error.error) == (401, "MissingClaimError")
+    assert "iat" in error.description
+
+
 def test_leeway_accepts_a_token_just_expired() -> None:
     lenient = auth.Auth([hs256(leeway=30)])
     assert lenient.authenticate(bearer(token(exp=int(time.time()) - 5))).uid == "alice"

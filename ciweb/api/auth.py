@@ -471,9 +471,39 @@ class Auth:
         if not self.read_protected(tenant):
             return None
         if tenant is None:
-            # Only the token's validity is checked: the list is filtered by the caller.
+            # Only the token's validity is checked: readable_tenants() filters the list.
             return self.authenticate(req)
         return self.authorize(req, tenant, "read")
+
+    def readable_tenants(self, req: webob.Request, names: Sequence[str]) -> list[str]:
+        """Return the tenants of *names* that *req* may read, in their order.
+
+        With ``*`` the list itself needs a valid token, and shows only the tenants the token
+        has a right on.  Otherwise the list is open: the tenants protected one by one are shown
+        only to a valid token with a right on them; a bad token there counts as none, as an
+        open read never fails on a token.
+
+        :param req: the request (its ``Authorization`` header).
+        :param names: every tenant's name.
+        :raises AuthError: 401 when ``*`` protects the list and the token is missing or invalid.
+        """
+        identity = self.read_identity(req, None)
+        if identity is None:
+            if not self._protected:
+                return list(names)
+            identity = self._optional_identity(req)
+        if identity is None:
+            return [name for name in names if not self.read_protected(name)]
+        return [n for n in names if not self.read_protected(n) or identity.can("read", n)]
+
+    def _optional_identity(self, req: webob.Request) -> Identity | None:
+        if req.headers.get("Authorization") is None:
+            return None
+        try:
+            return self.authenticate(req)
+        except AuthError as exc:
+            LOG.debug("tenant list read as anonymous: %s: %s", exc.error, exc.description)
+            return None
 
     def check_read_token(self, token: str | None, tenant: str) -> Identity | None:
         """Check a read of *tenant* with a token given outside a header; None when it needs none.

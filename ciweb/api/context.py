@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -47,6 +47,14 @@ class AuthHooks(Protocol):
     def auth_capabilities(self, tenant: str | None) -> dict[str, Any]:
         """Return ``info.capabilities.auth`` for *tenant* (None: the root ``/api/info``)."""
 
+    def readable_tenants(self, req: Request, names: Sequence[str]) -> list[str]:
+        """Return the tenants of *names* that *req* may read, in their order.
+
+        :param req: the request (its ``Authorization`` header).
+        :param names: every tenant's name.
+        :raises webob.exc.HTTPUnauthorized: when the tenant list itself needs a token.
+        """
+
 
 @dataclasses.dataclass(frozen=True)
 class ApiContext:
@@ -74,6 +82,16 @@ class ApiContext:
         """
         if self.auth is not None:
             self.auth.authorize_read(req, tenant)
+
+    def readable_tenants(self, req: Request, names: Sequence[str]) -> list[str]:
+        """Return the tenants of *names* that *req* may read (all of them when open).
+
+        :param req: the request.
+        :param names: every tenant's name.
+        """
+        if self.auth is None:
+            return list(names)
+        return self.auth.readable_tenants(req, names)
 
     def auth_capabilities(self, tenant: str | None) -> dict[str, Any]:
         """Return ``info.capabilities.auth`` for *tenant* (None: the root info).

@@ -17,9 +17,11 @@ class TenantsController(ApiController):
     """Serve the tenant list and each tenant's configuration-error count."""
 
     def tenants(self, req: Request) -> list[dict[str, Any]]:
-        """Return ``[{"name": ...}]`` sorted by name."""
+        """Return ``[{"name": ...}]`` sorted by name: the tenants the caller may read."""
         self.context.authorize_read(req, None)
-        return queries.tenants(self.context.store)
+        tenants = queries.tenants(self.context.store)
+        readable = frozenset(self.context.readable_tenants(req, [t["name"] for t in tenants]))
+        return [t for t in tenants if t["name"] in readable]
 
     def tenant_status(self, req: Request, tenant: str) -> dict[str, Any]:
         """Return ``{"config_error_count": n}`` (the dashboard's config-error badge)."""

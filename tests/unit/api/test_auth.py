@@ -324,6 +324,20 @@ def test_star_protects_every_tenant_and_the_tenant_list() -> None:
     a.authorize_read(bearer(token(ciweb={})), None)
 
 
+def test_readable_tenants_keep_the_order_and_only_what_the_token_reads() -> None:
+    names = ["a", "b", "c"]
+    every = auth.Auth([hs256()], read_protected=["*"])
+    with pytest.raises(auth.AuthError):
+        every.readable_tenants(request(None), names)
+    assert every.readable_tenants(bearer(token(ciweb={"read": ["c", "a"]})), names) == ["a", "c"]
+    assert every.readable_tenants(bearer(token(zuul={"admin": "*"})), names) == names
+    one = auth.Auth([hs256()], read_protected=["b"])
+    assert one.readable_tenants(request(None), names) == ["a", "c"]
+    assert one.readable_tenants(bearer(token(ciweb={"report": ["b"]})), names) == names
+    assert one.readable_tenants(bearer(token(exp=1)), names) == ["a", "c"]
+    assert auth.Auth([hs256()]).readable_tenants(bearer("x.y.z"), names) == names
+
+
 def test_capabilities_list_realms_and_the_default_realm() -> None:
     a = auth.Auth(
         [hs256("first"), hs256("second", realm="example.org", default=True)],

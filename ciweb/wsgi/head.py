@@ -49,6 +49,9 @@ FIELD_LINE = re.compile(
     rb"((?:[\x21-\x7e\x80-\xff]+[ \t]+)*[\x21-\x7e\x80-\xff]+)?[ \t]*\r?\n"
 )
 _DIGITS = re.compile(r"[0-9]+")
+# No body is 10**18 bytes; refusing longer lengths also keeps int() away from thousands of
+# digits, which it refuses (CVE-2020-10735's limit).
+_MAX_LENGTH_DIGITS = 18
 # RFC 9112 §7.1: chunk-size = 1*HEXDIG, then chunk extensions (ignored, but well-formed).
 _CHUNK_SIZE = re.compile(
     rb"([0-9A-Fa-f]{1,16})"
@@ -132,7 +135,10 @@ def set_target(environ: WSGIEnvironment, target: str, method: str) -> None:
         path, query = "*", ""
     elif target.startswith(("http://", "https://")):
         # RFC 9112 §3.2.2: absolute-form; its authority replaces Host.
-        split = urllib.parse.urlsplit(target)
+        try:
+            split = urllib.parse.urlsplit(target)
+        except ValueError:  # e.g. an unclosed "[" of an IPv6 authority
+            raise Refuse(BAD_REQUEST, "malformed request target") from None
         if not split.netloc:
             raise Refuse(BAD_REQUEST, "malformed request target")
         environ["ciweb.target_host"] = split.netloc
@@ -230,7 +236,7 @@ def check_framing(
     # RFC 9112 §6.3: one Content-Length, 1*DIGIT; anything else is unrecoverable framing.
     if len(lengths) != 1 or not _DIGITS.fullmatch(lengths[0]):
         raise Refuse(BAD_REQUEST, "invalid Content-Length")
-    if max_body_size and int(lengths[0]) >= max_body_size:
+    if len(lengths[0]) > _MAX_LENGTH_DIGITS or (max_body_size and int(lengths[0]) >= max_body_size):
         raise Refuse("413 Content Too Large", "request body too large")
 
 

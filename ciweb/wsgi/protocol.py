@@ -339,6 +339,12 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             # RFC 9110 §15.5.9 408: the client was too slow to send its head.
             self._refuse(Refuse("408 Request Timeout", "request head not received in time"))
             return
+        except ValueError:
+            # A head the checks above let through but the standard library cannot use:
+            # still a status line and a closed connection, never a dead green thread.
+            LOG.exception("unusable request head from %s", self.client_address[0])
+            self._refuse(Refuse("400 Bad Request", "malformed request head"))
+            return
         if environ is None:
             return
         self.request.settimeout(self.server.limits.client_socket_timeout)
@@ -407,7 +413,11 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     def _set_input(self, environ: WSGIEnvironment) -> None:
         chunked = "HTTP_TRANSFER_ENCODING" in environ
         length = None if chunked else environ.get("CONTENT_LENGTH", "0")
-        expect = environ.get("HTTP_EXPECT", "").lower() == "100-continue"
+        # RFC 9110 §10.1.1: an HTTP/1.0 client's Expect is ignored.
+        expect = (
+            self.request_version == "HTTP/1.1"
+            and environ.get("HTTP_EXPECT", "").lower() == "100-continue"
+        )
         wfile_line = b"HTTP/1.1 100 Continue\r\n" if expect else None
         body = StrictInput(
             self.rfile,

@@ -109,6 +109,8 @@ class ResponseWriter:
         if not self.sent:
             wfile.write(self._head())
             self.sent = True
+            # A body read from now on must not send "100 Continue" into the response.
+            self.input.headers_sent = True
         if self.bodyless or not data:
             # A response without body bytes (HEAD, 204, 304, empty) must still leave now,
             # not when the keep-alive connection closes.
@@ -232,14 +234,14 @@ class ResponseWriter:
         self.protocol.close_connection = self.protocol.close_connection_forced = True
         if self.sent:
             return  # The client gets a truncated response and a closed connection.
-        self.status, self.headers = None, []
+        self._reset()
         if exc is not None:
             try:
                 self._serve(exc)
                 return
             except Exception:
                 LOG.exception("error rendering %s", exc)
-                self.status, self.headers = None, []
+                self._reset()
         self.start_response(
             "500 Internal Server Error",
             [
@@ -248,6 +250,13 @@ class ResponseWriter:
             ],
         )
         self.write(_SERVER_ERROR)
+
+    def _reset(self) -> None:
+        """Forget a response that failed before its head was sent (framing included)."""
+        self.status, self.headers = None, []
+        self.bodyless = self.chunked = False
+        self.length = None
+        self.written = 0
 
     def _finish_request(self) -> None:
         """Decide whether the connection can carry another request, draining the body."""

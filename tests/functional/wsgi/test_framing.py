@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.functional.apps import ServerProcess
-from tests.functional.wsgi.client import Connection, refused, request
+from tests.functional.wsgi.client import Connection, get, refused, request
 
 BAD = "HTTP/1.1 400 Bad Request"
 
@@ -16,13 +16,26 @@ def post(path: str, headers: str, body: bytes = b"", version: str = "HTTP/1.1") 
 
 @pytest.mark.parametrize(
     "lengths",
-    [["5", "5"], ["5", "6"], ["+5"], ["5,5"], ["-1"], ["0x10"], ["1e3"], ["\u0665"]],
+    [
+        ["5", "5"],
+        ["5", "6"],
+        ["+5"],
+        ["5,5"],
+        ["-1"],
+        ["0x10"],
+        ["1e3"],
+        ["\u0665"],
+    ],
 )
 def test_a_content_length_that_is_not_one_plain_number_gets_400(
     server: ServerProcess, lengths: list[str]
 ) -> None:
     headers = "".join(f"Content-Length: {v}\r\n" for v in lengths)
     refused(server.port, post("/body", headers, b"hello"), BAD)
+
+
+def test_an_absolute_target_python_cannot_split_gets_400(server: ServerProcess) -> None:
+    refused(server.port, get("http://[abc/"), BAD)
 
 
 def test_ows_around_a_content_length_is_stripped(server: ServerProcess) -> None:

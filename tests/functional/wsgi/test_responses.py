@@ -69,6 +69,22 @@ def test_a_response_header_with_crlf_gets_500_and_is_not_split(server: ServerPro
     assert response.header("X-Bad") is None
 
 
+def test_the_500_after_a_failed_chunked_head_is_framed_by_its_own_length(
+    server: ServerProcess,
+) -> None:
+    response = refused(server.port, get("/badheader?chunked"), "HTTP/1.1 500 Internal Server Error")
+    assert response.header("Transfer-Encoding") is None
+    assert response.body == b"Internal Server Error\n"
+
+
+def test_expect_is_ignored_in_http_1_0(server: ServerProcess) -> None:
+    # RFC 9110 §10.1.1: no "100 Continue" for an HTTP/1.0 client.
+    with Connection(server.port) as conn:
+        conn.send(b"POST /body HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+        response = conn.read_response()
+    assert (response.status_line, response.body) == ("HTTP/1.1 200 OK", b"5:hello")
+
+
 def test_two_requests_share_one_keep_alive_connection(server: ServerProcess) -> None:
     with Connection(server.port) as conn:
         conn.send(get("/echo"))

@@ -96,7 +96,9 @@ def test_an_absolute_form_target_supplies_the_host() -> None:
     assert (environ["PATH_INFO"], environ["QUERY_STRING"]) == ("/p", "q")
 
 
-@pytest.mark.parametrize("target", ["/a%00", "/a%0d%0aX", "/%7f", "/%0A", "a", "*", "http://"])
+@pytest.mark.parametrize(
+    "target", ["/a%00", "/a%0d%0aX", "/%7f", "/%0A", "a", "*", "http://", "http://[abc/"]
+)
 def test_unusable_targets_get_400(target: str) -> None:
     assert status_of(head.set_target, {}, target, "GET") == "400 Bad Request"
 
@@ -151,7 +153,7 @@ def test_an_unmet_expectation_gets_417() -> None:
     assert status_of(head.apply_fields, {}, fields, "HTTP/1.1", 0) == "417 Expectation Failed"
 
 
-@pytest.mark.parametrize("value", ["0", "5", "005", "123456789012345678901234567890"])
+@pytest.mark.parametrize("value", ["0", "5", "005", "123456789012345678"])
 def test_plain_digit_content_lengths_pass(value: str) -> None:
     environ, _ = apply([("Content-Length", value)])
     assert environ["CONTENT_LENGTH"] == value
@@ -164,6 +166,13 @@ def test_plain_digit_content_lengths_pass(value: str) -> None:
 def test_other_content_lengths_get_400(values: list[str]) -> None:
     fields = [("Host", "h")] + [("Content-Length", v) for v in values]
     assert status_of(head.apply_fields, {}, fields, "HTTP/1.1", 0) == "400 Bad Request"
+
+
+def test_a_content_length_of_more_than_18_digits_gets_413_even_without_a_limit() -> None:
+    fields = [("Host", "h"), ("Content-Length", "1" * 19)]
+    assert status_of(head.apply_fields, {}, fields, "HTTP/1.1", 0) == "413 Content Too Large"
+    fields = [("Host", "h"), ("Content-Length", "1" * 5000)]
+    assert status_of(head.apply_fields, {}, fields, "HTTP/1.1", 0) == "413 Content Too Large"
 
 
 def test_a_content_length_at_the_body_limit_gets_413() -> None:

@@ -56,9 +56,9 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ciweb.api.app import make_store
 from ciweb.api.auth import Auth, AuthError, ForbiddenError, auth_from_paste
 from ciweb.ci import admin, history
-from ciweb.ci.engine import database_url, make_engine
 from ciweb.ci.errors import NotFound
 from ciweb.ci.store import Store
 from ciweb.conf import ConfigError, paste_options
@@ -486,25 +486,6 @@ def _json_error(
     return [body]
 
 
-def make_store(global_conf: Mapping[str, str]) -> Store:
-    """Return a store built from ``[database]`` of the ciweb.conf named in *global_conf*.
-
-    :param global_conf: paste's global configuration (``config_file``).
-    """
-    db = paste_options(global_conf, {}, database_conf.GROUP, database_conf.OPTS)
-    try:
-        engine = make_engine(
-            database_url(db["connection"], db["state_dir"]),
-            busy_timeout=db["busy_timeout"],
-            pool_size=db["pool_size"],
-            max_overflow=db["max_overflow"],
-            echo=db["echo"],
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return Store(engine, statement_timeout=db["statement_timeout"])
-
-
 def filter_factory(
     global_conf: Mapping[str, str], **local_conf: str
 ) -> Callable[[WSGIApplication], ConsoleStream]:
@@ -521,7 +502,8 @@ def filter_factory(
     """
     options = paste_options(global_conf, local_conf, console_conf.GROUP, console_conf.OPTS)
     auth = auth_from_paste(global_conf)
-    store = make_store(global_conf)
+    # The filter's local keys are [console] options; the store is the API's, from ciweb.conf.
+    store = make_store(paste_options(global_conf, {}, database_conf.GROUP, database_conf.OPTS))
 
     def _filter(app: WSGIApplication) -> ConsoleStream:
         return ConsoleStream(app, store=store, auth=auth, **options)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
-
-if TYPE_CHECKING:
-    from oslo_config import cfg
 
 LOG = logging.getLogger(__name__)
 
@@ -61,21 +58,6 @@ def make_engine(
     if is_sqlite:
         _configure_sqlite(engine, busy_timeout)
     return engine
-
-
-def engine_from_conf(conf: cfg.ConfigOpts) -> Engine:
-    """Return the engine described by the ``[database]`` options of *conf*.
-
-    :param conf: a ``ConfigOpts`` with the ``[database]`` group registered.
-    """
-    db = conf.database
-    return make_engine(
-        database_url(db.connection, db.state_dir),
-        busy_timeout=db.busy_timeout,
-        pool_size=db.pool_size,
-        max_overflow=db.max_overflow,
-        echo=db.echo,
-    )
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:

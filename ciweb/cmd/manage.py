@@ -20,7 +20,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from oslo_config import cfg
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from ciweb import conf as ciweb_conf
 from ciweb.ci.errors import CIError
 from ciweb.conf import ConfigError
+
+if TYPE_CHECKING:
+    from ciweb.ci.store import Store
 
 __all__ = ["main"]
 
@@ -42,15 +45,13 @@ class _Usage(Exception):
     """A usage error found after argparse (exit 2)."""
 
 
-def _store(conf: cfg.ConfigOpts):
-    from ciweb.ci.engine import engine_from_conf
-    from ciweb.ci.store import Store
+def _store(conf: cfg.ConfigOpts) -> Store:
+    """Return the store of ``[database]``, built as the API builds it (ConfigError if bad)."""
+    from ciweb.api.app import make_store
+    from ciweb.conf import database as database_conf
 
-    try:
-        engine = engine_from_conf(conf)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return Store(engine, statement_timeout=conf.database.statement_timeout)
+    group = conf[database_conf.GROUP.name]
+    return make_store({opt.dest: group[opt.dest] for opt in database_conf.OPTS})
 
 
 def cmd_db_upgrade(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> int:

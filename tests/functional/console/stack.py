@@ -66,11 +66,10 @@ def ciweb_conf(tmp_path: Path, paste: Path, *, extra: str = "") -> Path:
 
 def store_for(conf: Path):  # type: ignore[no-untyped-def]
     """Return a Store on the database *conf* names (the caller disposes of its engine)."""
-    from ciweb.ci.engine import engine_from_conf
-    from ciweb.ci.store import Store
-    from ciweb.conf import load
+    from ciweb.api.app import make_store
+    from ciweb.conf import database, paste_options
 
-    return Store(engine_from_conf(load([], config_files=[str(conf)])))
+    return make_store(paste_options({"config_file": str(conf)}, {}, database.GROUP, database.OPTS))
 
 
 def installed_dashboard() -> Path:

@@ -232,6 +232,13 @@ def test_the_filter_reads_auth_from_every_config_file_as_the_api_does(
     assert not filter_factory({"config_file": str(ciweb_conf)})(api).auth.read_protected("secret")
 
 
+def test_a_bad_database_connection_fails_at_start_up_as_the_api_does(ciweb_conf: Path) -> None:
+    bad = ciweb_conf.parent / "bad.conf"
+    bad.write_text(ciweb_conf.read_text() + "[database]\nconnection = not a url\n")
+    with pytest.raises(ConfigError, match=r"\[database\] connection"):
+        filter_factory({"config_file": str(bad)})
+
+
 def test_a_bad_auth_option_fails_at_start_up(ciweb_conf: Path) -> None:
     with ciweb_conf.open("a") as conf:
         conf.write("[auth]\nread_protected_tenants = secret\n")

@@ -196,6 +196,15 @@ def test_config_check_refuses_an_unmigrated_database(
     assert "ciweb-manage db upgrade" in capsys.readouterr().err
 
 
+def test_a_bad_database_connection_is_exit_2_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_conf(tmp_path, "[database]\nconnection = not a url\n")
+    assert run(path, "db", "current")[0] == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[database] connection" in err
+
+
 def test_a_missing_config_file_is_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,11 +16,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ciweb.ci import models
-from ciweb.ci.errors import NotFound, NotMigrated, QueryTimeout
+from ciweb.ci.errors import Conflict, NotFound, NotMigrated, QueryTimeout
 
 LOG = logging.getLogger(__name__)
 
@@ -112,9 +112,21 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """Yield a session in one write transaction: committed if the block returns, rolled
-        back entirely if it raises."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        back entirely if it raises.
+
+        :raises Conflict: when the database refuses the write for a constraint, typically a
+            concurrent writer that inserted the same unique key between this block's check
+            and its insert (PostgreSQL's READ COMMITTED lets both see nothing).
+        """
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            # The driver's message quotes SQL and values: log it, answer without it.
+            LOG.info("write refused by a database constraint: %s", exc.orig)
+            raise Conflict(
+                "the write conflicts with data stored meanwhile (a concurrent write?); retry it"
+            ) from None
 
     @contextlib.contextmanager
     def heavy_read(self) -> Iterator[Session]:

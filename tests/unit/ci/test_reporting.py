@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 from ciweb.ci import history, reporting
 from ciweb.ci.errors import Conflict, NotFound, ValidationError
 from ciweb.ci.models import Ref
+from tests.unit.api import test_reporting as api_reporting
 from tests.unit.ci.conftest import add_buildset
+from tests.unit.ci.test_store import concurrent_insert
 
 
 def test_a_build_result_is_recorded_with_artifacts_and_provides(store):
@@ -103,3 +105,30 @@ def test_two_buildsets_on_one_change_share_its_ref(store):
     add_buildset(store, "bs2")
     with store.read() as session:
         assert session.scalar(select(func.count(Ref.id))) == 1
+
+
+@pytest.mark.parametrize("change", [2**31, 10**30])
+def test_a_change_number_too_large_is_refused_and_not_written(store, change):
+    with pytest.raises(ValidationError) as err:
+        add_buildset(store, "bs", change=change)
+    assert err.value.field == "change"
+    assert history.buildsets(store, "t", {}) == []
+
+
+def test_the_largest_change_number_is_stored_and_found(store):
+    top = 2**31 - 1
+    add_buildset(store, "bs", change=top)
+    assert [b["uuid"] for b in history.buildsets(store, "t", {"change": str(top)})] == ["bs"]
+
+
+def test_a_racing_report_is_a_409_json_answer_without_sql(store):
+    app = api_reporting.make_app(store)
+    body = api_reporting.buildset_body()
+    with concurrent_insert(store, "buildsets") as fired:
+        response = api_reporting.call(app, "POST", "/api/report/tenant/t/buildsets", body)
+    assert fired
+    assert response.status_code == 409
+    assert response.content_type == "application/json"
+    description = response.json["description"]
+    assert "retry" in description and "INSERT" not in description.upper()
+    assert body["uuid"] not in response.text

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from ciweb.ci import engine as ci_engine
 from ciweb.ci import queries, writes
-from ciweb.ci.errors import NotFound, NotMigrated, QueryTimeout, ValidationError
+from ciweb.ci.errors import Conflict, NotFound, NotMigrated, QueryTimeout, ValidationError
 from ciweb.ci.models import Base, Tenant
 from ciweb.ci.store import Store, utcnow
+from tests.unit.ci.conftest import add_buildset
 
 
 def test_an_empty_database_is_not_migrated_and_says_which_command_fixes_it(bare_store):
@@ -102,3 +105,55 @@ def test_tenants_are_created_once(store):
     writes.upsert_tenant(store, "t")
     with store.read() as session:
         assert len(session.scalars(select(Tenant).where(Tenant.name == "t")).all()) == 1
+
+
+def test_a_unique_key_inserted_twice_is_a_conflict_that_writes_nothing(store):
+    with pytest.raises(Conflict) as err, store.transaction() as session:
+        session.add(Tenant(name="twice", created=utcnow()))
+        session.add(Tenant(name="twice", created=utcnow()))
+    # The message is for API clients: no SQL, no table, no value.
+    assert "INSERT" not in str(err.value).upper() and "twice" not in str(err.value)
+    assert {"name": "twice"} not in queries.tenants(store)
+
+
+def test_inserting_a_stored_unique_key_is_a_conflict(store):
+    with pytest.raises(Conflict), store.transaction() as session:
+        session.add(Tenant(name="t", created=utcnow()))
+    assert [t["name"] for t in queries.tenants(store)].count("t") == 1
+
+
+@contextlib.contextmanager
+def concurrent_insert(store, table):
+    """Run the first INSERT INTO *table* twice: as if another writer had inserted the same
+    row after this transaction checked that it was not there (the check-then-insert race)."""
+    fired = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if not fired and not executemany and statement.lstrip().startswith(f"INSERT INTO {table}"):
+            fired.append(statement)
+            cursor.execute(statement, parameters)
+
+    event.listen(store.engine, "before_cursor_execute", before)
+    try:
+        yield fired
+    finally:
+        event.remove(store.engine, "before_cursor_execute", before)
+
+
+def test_a_check_then_insert_race_is_a_conflict_not_a_database_error(store):
+    with concurrent_insert(store, "tenants") as fired, pytest.raises(Conflict):
+        writes.upsert_tenant(store, "raced")
+    assert fired
+    assert {"name": "raced"} not in queries.tenants(store)
+    with concurrent_insert(store, "buildsets"), pytest.raises(Conflict):
+        add_buildset(store, "d" * 32)
+
+
+def test_a_concurrent_writer_that_commits_first_makes_the_insert_a_conflict(store):
+    if store.is_sqlite:
+        pytest.skip("SQLite writers take the database lock at BEGIN IMMEDIATE: no race")
+    with pytest.raises(Conflict), store.transaction() as session:
+        assert session.scalar(select(Tenant.id).where(Tenant.name == "late")) is None
+        writes.upsert_tenant(store, "late")  # another transaction, committed meanwhile
+        session.add(Tenant(name="late", created=utcnow()))
+    assert [t["name"] for t in queries.tenants(store)].count("late") == 1

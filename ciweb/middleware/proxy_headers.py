@@ -131,6 +131,10 @@ def node_address(node: str | None) -> str | None:
             return None
     else:
         host = node
+    if "%" in host:
+        # An IPv6 zone ("fe80::1%eth0") is local to a host and its text is free-form: a
+        # header could smuggle quotes or spaces into REMOTE_ADDR and the access log.
+        return None
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:

@@ -396,7 +396,10 @@ class Bus:
                 if self._cond.wait_for(lambda: self._state in wanted, wait_for):
                     return True
             if channel is not None:
-                self.publish(channel)
+                # publish() has logged each failure; the loop (and block()) goes on, so
+                # the bus can still be stopped and exited cleanly.
+                with contextlib.suppress(ChannelFailures):
+                    self.publish(channel)
 
     def block(self, interval: float = 0.1) -> None:
         """Wait in the main thread until ``EXITING``, join the other threads, then return.

@@ -125,6 +125,9 @@ def reopen_log_files() -> int:
         try:
             if handler.stream is not None:
                 handler.stream.close()
+            # If opening fails (say, permissions after logrotate), FileHandler.emit opens
+            # a None stream again on the next record instead of writing to a closed one.
+            handler.stream = None
             handler.stream = handler._open()
         finally:
             handler.release()

@@ -73,8 +73,8 @@ class ServersPlugin(SimplePlugin):
     def stop(self) -> None:
         """Drain every server concurrently; return once all have stopped."""
         threads = [
-            threading.Thread(target=server.stop, name=f"stop-{server.url}", daemon=True)
-            for server in self.servers
+            threading.Thread(target=server.stop, name=f"stop-server-{index}", daemon=True)
+            for index, server in enumerate(self.servers)
         ]
         for thread in threads:
             thread.start()

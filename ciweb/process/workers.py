@@ -228,7 +228,9 @@ class Supervisor(SimplePlugin):
         host, port = self.settings.host, self.settings.port
         if self._address is not None:
             port = self._address[1]  # every slot on the port the first one got
-        sock = self.listen(host, port, backlog=self.settings.backlog, reuse_port=True)
+        sock = self.listen(
+            host, port, backlog=self.settings.backlog, reuse_port=self.settings.reuse_port
+        )
         if self._address is None:
             name = sock.getsockname()
             self._address = (name[0], name[1])
@@ -254,6 +256,9 @@ class Supervisor(SimplePlugin):
         ]  # fmt: skip
         try:
             proc = subprocess.Popen(argv, pass_fds=(sock.fileno(), write_fd))  # noqa: S603
+        except BaseException:
+            os.close(read_fd)
+            raise
         finally:
             os.close(write_fd)
         os.set_blocking(read_fd, False)
@@ -569,10 +574,9 @@ class StatusReporter(SimplePlugin):
 
     def _send(self, report: dict[str, Any]) -> None:
         data = (json.dumps(report, sort_keys=True) + "\n").encode("ascii")
-        try:
+        with contextlib.suppress(OSError):
+            # The parent is gone: the loop's parent check exits the bus on its next tick.
             os.write(self.fd, data)
-        except OSError:
-            self._running = False  # the parent is gone; the loop notices and exits the bus
 
     def start(self) -> None:
         """Say ready, then report the counters whenever they change."""

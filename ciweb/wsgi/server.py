@@ -338,7 +338,14 @@ class Server:
 
         :param timeout: seconds to wait for in-flight requests.
         """
-        if self._site is None or self._site.stopping:
+        if self._site is None:
+            # Never started: nothing to drain, but wait() must not block forever.
+            if self._socket is not None:
+                self._socket.close()
+            if not self._stopped.ready():
+                self._stopped.send(None)
+            return
+        if self._site.stopping:
             return
         timeout = self.graceful_timeout if timeout is None else timeout
         self._site.stopping = True

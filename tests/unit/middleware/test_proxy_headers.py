@@ -220,3 +220,9 @@ def test_the_filter_is_valid_pep_3333():
     req = webob.Request.blank("/", headers={"X-Forwarded-Proto": "https"})
     req.environ["REMOTE_ADDR"] = "10.0.0.1"
     assert serve(app, req).json["wsgi.url_scheme"] == "https"
+
+
+def test_an_ipv6_zone_in_a_forwarded_address_is_never_taken_as_the_client():
+    # A zone id is free text: it could carry quotes and spaces into REMOTE_ADDR and logs.
+    result = seen("10.0.0.1", {"X-Forwarded-For": 'fe80::1%" 200 - "injected'})
+    assert result["REMOTE_ADDR"] == "10.0.0.1"

@@ -423,3 +423,21 @@ def test_restart_reexecutes_the_process_once_with_the_same_pid(tmp_path: Path) -
     pids = runs.read_text().split()
     assert len(pids) == 2
     assert pids[0] == pids[1]  # execv replaced the process; nothing was spawned
+
+
+def test_a_failing_main_listener_does_not_stop_wait_or_the_exit() -> None:
+    # wspbus: a failure is logged, the bus carries on; block() must still see EXITING.
+    bus = Bus()
+    calls: list[str] = []
+
+    def broken() -> None:
+        calls.append("main")
+        raise OSError("cannot spawn")
+
+    bus.subscribe("main", broken)
+    bus.subscribe("exit", lambda: calls.append("exit"))
+    bus.start()
+    assert bus.wait(State.EXITING, interval=0.01, channel="main", timeout=0.1) is False
+    assert calls.count("main") >= 2
+    bus.exit()
+    assert calls[-1] == "exit"

@@ -83,34 +83,6 @@ def _configure_logging(conf: cfg.ConfigOpts) -> None:
     LOG.debug("%s", description)
 
 
-def wait_for_signal(signals: Sequence[signal.Signals]) -> signal.Signals:
-    """Block the calling green thread until one of *signals* arrives; return it.
-
-    The signal is delivered through ``signal.set_wakeup_fd``: the C-level handler writes
-    the signal number to a pipe that eventlet's hub watches, so the hub wakes at once
-    (a Python handler alone would only run when the hub next wakes by itself).
-    """
-    from eventlet import hubs
-
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    os.set_blocking(write_fd, False)
-    previous = {signum: signal.signal(signum, lambda *_: None) for signum in signals}
-    old_wakeup = signal.set_wakeup_fd(write_fd)
-    try:
-        while True:
-            hubs.trampoline(read_fd, read=True)
-            for number in os.read(read_fd, 64):
-                if number in previous:
-                    return signal.Signals(number)
-    finally:
-        signal.set_wakeup_fd(old_wakeup)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        os.close(read_fd)
-        os.close(write_fd)
-
-
 def read_settings(args: Sequence[str]) -> tuple[cfg.ConfigOpts, Settings]:
     """Parse the options and check everything a worker will build; return both.
 

@@ -22,7 +22,6 @@ Paste deployment::
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import webob.exc
 
 from ciweb.conf import ConfigError
+from ciweb.wsgi.router import JSON_CONTENT_TYPE, json_body
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["Faults", "filter_factory"]
 
 LOG = logging.getLogger(__name__)
-
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 # Headers of the exception's own response that the JSON rendering replaces.
 _REPLACED = frozenset({"content-type", "content-length"})
@@ -67,7 +65,7 @@ def error_body(
     document = {"error": error, "description": description, "request_id": request_id}
     if fields:
         document = {**fields, **document}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json_body(document)
 
 
 def _http_error_response(

@@ -8,7 +8,7 @@ The contract is nova's: ``Application.factory`` is a ``paste.app_factory``;
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import webob
 import webob.dec
@@ -62,8 +62,9 @@ class Middleware(Application):
 
         return _factory
 
-    def __init__(self, application: WSGIApplication, **options: Any) -> None:
-        """Wrap *application*.
+    def __init__(self, application: WSGIApplication) -> None:
+        """Wrap *application* (a subclass with options takes them as keyword arguments,
+        so that paste reports an unknown ini key instead of ignoring it).
 
         :param application: the next WSGI application in the pipeline.
         """

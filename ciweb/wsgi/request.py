@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import webob
 
 __all__ = ["Request"]
@@ -16,8 +14,3 @@ class Request(webob.Request):
     def request_id(self) -> str | None:
         """Return the id the request_id filter gave this request, if any."""
         return self.environ.get("ciweb.request_id")
-
-    @property
-    def urlvars_all(self) -> dict[str, Any]:
-        """Return the routing result (``wsgiorg.routing_args`` keywords) of this request."""
-        return self.environ.get("wsgiorg.routing_args", ((), {}))[1]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -202,6 +203,34 @@ def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplicati
 # -- the server process -------------------------------------------------------------------
 
 
+def wait_for_signal(signals: Sequence[signal.Signals]) -> signal.Signals:
+    """Block the calling green thread until one of *signals* arrives; return it.
+
+    The signal is delivered through ``signal.set_wakeup_fd``: the C-level handler writes
+    the signal number to a pipe that eventlet's hub watches, so the hub wakes at once
+    (a Python handler alone would only run when the hub next wakes by itself).
+    """
+    from eventlet import hubs
+
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    previous = {signum: signal.signal(signum, lambda *_: None) for signum in signals}
+    old_wakeup = signal.set_wakeup_fd(write_fd)
+    try:
+        while True:
+            hubs.trampoline(read_fd, read=True)
+            for number in os.read(read_fd, 64):
+                if number in previous:
+                    return signal.Signals(number)
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
 def _serve(options: dict[str, Any]) -> int:
     import eventlet
 
@@ -210,7 +239,6 @@ def _serve(options: dict[str, Any]) -> int:
     eventlet.monkey_patch()
     import logging
 
-    from ciweb.cmd.api import wait_for_signal
     from ciweb.wsgi.protocol import Limits
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
@@ -234,8 +262,6 @@ def _serve(options: dict[str, Any]) -> int:
     server.start()
     host, port = server.address
     print(json.dumps({"host": host, "port": port}), flush=True)
-    import signal
-
     wait_for_signal([signal.SIGTERM])
     server.stop()
     print(json.dumps({"stopped": True}), flush=True)

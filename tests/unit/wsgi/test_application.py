@@ -52,3 +52,10 @@ def test_process_request_can_answer_without_the_application() -> None:
     app = Shout(Hello())
     res = webob.Request.blank("/blocked").get_response(app)
     assert (res.status_int, res.body) == (403, b"no")
+
+
+def test_an_unknown_ini_key_is_an_error_not_ignored() -> None:
+    import pytest
+
+    with pytest.raises(TypeError):
+        Middleware.factory({}, colour="blue")(Hello())

@@ -325,7 +325,12 @@ def server_runner(app: WSGIApplication, global_conf: dict[str, str], **local_con
     """
     _monkey_patch()
     from ciweb.conf import server as server_opts
-    from ciweb.discovery.zookeeper import make_handler, paste_registration_options
+    from ciweb.conf import zookeeper as zk_opts
+    from ciweb.discovery.zookeeper import (
+        PASTE_ALIASES,
+        make_handler,
+        paste_registration_options,
+    )
     from ciweb.process.monitor import MonitorPlugin, MonitorServer
     from ciweb.process.servers import RequestCounter, ServersPlugin, ZooKeeperPlugin
     from ciweb.wsgi.server import Server
@@ -334,6 +339,11 @@ def server_runner(app: WSGIApplication, global_conf: dict[str, str], **local_con
     config_file = local.pop("config_file", None) or global_conf.get("config_file")
     zk_options = paste_registration_options(local, {"config_file": config_file or ""})
     server_names = {opt.name for opt in server_opts.OPTS} | {"host", "port"}
+    known = server_names | {opt.name for opt in zk_opts.OPTS} | {*PASTE_ALIASES, "monitor_server"}
+    unknown = sorted(set(local) - known)
+    if unknown:
+        # As every filter factory: a typo in the section is an error, not a silent default.
+        raise ConfigError(f"[server:...] unknown option(s): {', '.join(unknown)}")
     local = {k: v for k, v in local.items() if k in server_names}
     for alias, name in (("host", "bind_host"), ("port", "bind_port")):
         if alias in local:

@@ -58,7 +58,7 @@ DEFAULT_PATH = "/ciweb/servers"
 # Failures that end with the connection: the next CONNECTED event schedules a new attempt.
 _DISCONNECTED = (ConnectionLoss, ConnectionClosedError, SessionExpiredError)
 # zc.zkzopeserver's paste keys, mapped onto the [zookeeper] option names.
-_PASTE_ALIASES = {"zookeeper": "hosts"}
+PASTE_ALIASES = {"zookeeper": "hosts"}
 _LOCALHOST_NAMES = frozenset({"localhost", "localhost.localdomain", "localhost6"})
 
 
@@ -578,7 +578,7 @@ def paste_registration_options(
     names = {opt.name for opt in zk_conf.OPTS}
     local = {}
     for key, raw in local_conf.items():
-        name = _PASTE_ALIASES.get(key, key)
+        name = PASTE_ALIASES.get(key, key)
         if name in names:
             local[name] = raw
     values = paste_options(global_conf or {}, local, zk_conf.GROUP, zk_conf.OPTS)

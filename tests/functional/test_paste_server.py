@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -47,3 +48,15 @@ def test_a_paste_server_section_serves_the_shipped_pipeline(
             assert err.code == 431
         else:
             raise AssertionError("50 header fields must be refused")
+
+
+def test_an_unknown_key_in_the_server_section_is_an_error_naming_it(
+    ciweb_conf: Path, tmp_path: Path
+) -> None:
+    ini = (ROOT / "etc/api-paste.ini").read_text()
+    paste = tmp_path / "paste.ini"
+    paste.write_text(ini.replace("port = 9000\n", "port = 0\nbind_prot = 8080\n"))
+    done = subprocess.run([sys.executable, "-c", SERVE, str(paste), str(ciweb_conf)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)  # fmt: skip
+    assert done.returncode != 0
+    assert "unknown option(s): bind_prot" in done.stderr

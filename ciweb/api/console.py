@@ -56,10 +56,12 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from ciweb.api.app import make_store
 from ciweb.api.auth import Auth, AuthError, ForbiddenError, auth_from_paste
-from ciweb.ci import admin, history
 from ciweb.ci.errors import NotFound
+from ciweb.ci.models import Build, ConsoleChunk, Tenant
 from ciweb.ci.store import Store
 from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import console as console_conf
@@ -291,19 +293,18 @@ class _Handler:
         if refused is not None:
             return refused
         uuid = request["uuid"]
-        try:
-            build = history.build(self.store, self.tenant, uuid)
-        except NotFound:
+        build = _find_build(self.store, self.tenant, uuid)
+        if build is None:
             # zuul-web: unknown build and a build of another tenant look the same.
             return CLOSE_STREAM_ERROR, "Build not found"
         reader = self.eventlet.spawn(self._drain, ws)
         try:
-            finger = _finger_address(build)
-            if finger is not None and admin.console_length(self.store, self.tenant, uuid) == 0:
+            finger = _finger_address(build.artifacts)
+            if finger is not None and not _read_chunks(self.store, build.id, 0, 1)[0]:
                 return self._relay_finger(ws, uuid, finger)
-            if build["start_time"] is None and build["result"] is None:
+            if build.start_time is None and build.result is None:
                 return CLOSE_STREAM_ERROR, "Build did not start yet"
-            return self._follow(ws, uuid)
+            return self._follow(ws, build.id)
         finally:
             reader.kill()
 
@@ -375,29 +376,31 @@ class _Handler:
                 raise _Closed from None
             self.last_sent = time.monotonic()
 
-    def _follow(self, ws: Any, uuid: str) -> tuple[int, str]:
-        """Send the reported console text, then poll the database for more until the end."""
+    def _follow(self, ws: Any, build_id: int) -> tuple[int, str]:
+        """Send the reported console text, then poll the database for more until the end.
+
+        :param build_id: the build's row id, resolved once when the stream started: a poll
+            is then one indexed read of ``console_chunks`` (build_id, sequence).
+        """
         after, last_text = 0, time.monotonic()
         while True:
-            try:
-                page = admin.read_console(
-                    self.store, self.tenant, uuid, after=after, limit=self.limits.read_batch
-                )
-            except NotFound:
-                return CLOSE_STREAM_ERROR, "Build not found"
-            for chunk in page["chunks"]:
-                after = chunk["sequence"]
-                text = chunk["text"]
+            chunks, end = _read_chunks(self.store, build_id, after, self.limits.read_batch)
+            for sequence, text in chunks:
+                after = sequence
                 for start in range(0, len(text), MAX_FRAME_CHARS):
                     self._send(ws, text[start : start + MAX_FRAME_CHARS])
-            if page["end"]:
+            if end:
                 return CLOSE_NORMAL, "No more data"
-            if page["chunks"]:
+            if chunks:
                 last_text = time.monotonic()
-                if len(page["chunks"]) == self.limits.read_batch:
+                if len(chunks) == self.limits.read_batch:
                     continue  # more is waiting: read it now
-            elif self._finished(uuid, after):
-                return CLOSE_NORMAL, "No more data"
+            else:
+                try:
+                    if self._finished(build_id, after):
+                        return CLOSE_NORMAL, "No more data"
+                except NotFound:
+                    return CLOSE_STREAM_ERROR, "Build not found"
             if time.monotonic() - last_text >= self.limits.idle_timeout:
                 return CLOSE_GOING_AWAY, "Idle timeout"
             if self.gone:
@@ -405,17 +408,24 @@ class _Handler:
             self._ping(ws)
             self.eventlet.sleep(self.limits.poll_interval)
 
-    def _finished(self, uuid: str, after: int) -> bool:
-        """Return whether the build has a result and no text after *after* is left."""
-        try:
-            build = history.build(self.store, self.tenant, uuid)
-            if build["result"] is None:
+    def _finished(self, build_id: int, after: int) -> bool:
+        """Return whether the build has a result and no text after *after* is left.
+
+        :raises NotFound: when the build was deleted while it was followed.
+        """
+        with self.store.read() as session:
+            row = session.execute(select(Build.result).where(Build.id == build_id)).first()
+            if row is None:
+                raise NotFound("Build not found")
+            if row.result is None:
                 return False
-            # Text appended just before the result must still be sent: read once more.
-            page = admin.read_console(self.store, self.tenant, uuid, after=after, limit=1)
-        except NotFound:
-            return True
-        return not page["chunks"]
+            # Text appended just before the result must still be sent: look once more.
+            left = session.scalar(
+                select(ConsoleChunk.id)
+                .where(ConsoleChunk.build_id == build_id, ConsoleChunk.sequence > after)
+                .limit(1)
+            )
+        return left is None
 
     def _relay_finger(self, ws: Any, uuid: str, address: tuple[str, int]) -> tuple[int, str]:
         """Relay Zuul's finger log streaming protocol: send the uuid, forward what comes."""
@@ -446,9 +456,45 @@ class _Handler:
             sock.close()
 
 
-def _finger_address(build: Mapping[str, Any]) -> tuple[str, int] | None:
-    """Return the (host, port) of the build's ``finger://`` artifact, or None."""
-    for artifact in build.get("artifacts") or ():
+def _find_build(store: Store, tenant: str, uuid: str) -> Any:
+    """Return the build's id, start time, result and artifacts in one query, or None.
+
+    :param store: the CI store.
+    :param tenant: the tenant the build must belong to.
+    :param uuid: the build's uuid.
+    """
+    with store.read() as session:
+        return session.execute(
+            select(Build.id, Build.start_time, Build.result, Build.artifacts)
+            .join(Tenant, Tenant.id == Build.tenant_id)
+            .where(Tenant.name == tenant, Build.uuid == uuid)
+        ).first()
+
+
+def _read_chunks(
+    store: Store, build_id: int, after: int, limit: int
+) -> tuple[list[tuple[int, str]], bool]:
+    """Return up to *limit* ``(sequence, text)`` chunks after *after*, and whether the end
+    marker was among them.
+
+    :param store: the CI store.
+    :param build_id: the build's row id.
+    :param after: the last sequence already sent.
+    :param limit: most chunks returned.
+    """
+    with store.read() as session:
+        rows = session.execute(
+            select(ConsoleChunk.sequence, ConsoleChunk.text, ConsoleChunk.end)
+            .where(ConsoleChunk.build_id == build_id, ConsoleChunk.sequence > after)
+            .order_by(ConsoleChunk.sequence)
+            .limit(limit)
+        ).all()
+    return [(row.sequence, row.text) for row in rows], any(row.end for row in rows)
+
+
+def _finger_address(artifacts: Iterable[Mapping[str, Any]] | None) -> tuple[str, int] | None:
+    """Return the (host, port) of the first ``finger://`` artifact, or None."""
+    for artifact in artifacts or ():
         url = artifact.get("url") or ""
         if not url.startswith("finger://"):
             continue

@@ -133,7 +133,16 @@ def protected(ciweb_conf: Path) -> Iterator[ConsoleStream]:
 
 def finished_build(stream: ConsoleStream, tenant: str, text: str) -> str:
     """Record a started build of *tenant* whose whole console is *text*; return its uuid."""
-    from ciweb.ci import admin, reporting
+    from ciweb.ci import admin
+
+    build = started_build(stream, tenant)
+    admin.append_console(stream.store, tenant, build, text, end=True)
+    return build
+
+
+def started_build(stream: ConsoleStream, tenant: str) -> str:
+    """Record a started build of *tenant* without result nor console text; return its uuid."""
+    from ciweb.ci import reporting
 
     buildset, build = uuidlib.uuid4().hex, uuidlib.uuid4().hex
     ref = {"project": "org/project", "ref": "refs/heads/main", "branch": "main"}
@@ -146,7 +155,6 @@ def finished_build(stream: ConsoleStream, tenant: str, text: str) -> str:
         buildset,
         {"uuid": build, "job_name": "tox", "start_time": "2025-01-01T00:00:00"},
     )
-    admin.append_console(stream.store, tenant, build, text, end=True)
     return build
 
 
@@ -252,3 +260,43 @@ def test_the_store_and_auth_are_built_once_per_filter_not_per_stream(
     first, second = protected.handler_for("secret"), protected.handler_for("open")
     assert first.store is second.store is protected.store
     assert first.auth is second.auth is protected.auth
+
+
+def test_a_followed_stream_polls_only_the_chunks_and_the_result_of_the_build_it_resolved_once(
+    ciweb_conf: Path,
+) -> None:
+    from sqlalchemy import event
+
+    from ciweb.ci import writes
+
+    store = filter_factory({"config_file": str(ciweb_conf)})(api).store
+    # Tighter than [console] allows, to see many polls in a short test.
+    stream = ConsoleStream(api, store=store, heartbeat=0, poll_interval=0.01, idle_timeout=0.3)
+    writes.upsert_tenant(stream.store, "open")
+    build = started_build(stream, "open")
+    selects: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(" ".join(statement.replace('"', "").split()))
+
+    event.listen(stream.store.engine, "before_cursor_execute", record)
+    try:
+        viewer = watch(stream, "open", {"uuid": build, "logfile": "console.log"})
+    finally:
+        event.remove(stream.store.engine, "before_cursor_execute", record)
+        stream.store.engine.dispose()
+    assert viewer.closed == (1001, "Idle timeout")
+    # The tenant and the build are looked up once, when the stream starts...
+    assert sum("tenants" in s for s in selects) == 1
+    polls = selects[1:]
+    assert len(polls) >= 10
+    # ...then each idle poll reads the chunks by build id and the build's result column only.
+    for statement in polls:
+        assert "tenants" not in statement and "buildsets" not in statement
+        assert statement.startswith(
+            (
+                "SELECT console_chunks.sequence, console_chunks.text, console_chunks.end FROM",
+                "SELECT builds.result FROM builds WHERE builds.id = ",
+            )
+        ), statement

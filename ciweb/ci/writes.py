@@ -8,6 +8,7 @@ nothing is written.  Inputs are decoded JSON (dicts and lists); errors name the 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,11 +24,14 @@ from ciweb.ci.models import (
     JobVariant,
     Pipeline,
     Project,
+    ProjectKey,
     StatusDocument,
     Tenant,
 )
 from ciweb.ci.queries import Status, etag_of
 from ciweb.ci.store import Store, tenant_id, utcnow
+
+LOG = logging.getLogger(__name__)
 
 # Tenant names appear in URL paths (/api/tenant/{t}/...): keep them to one safe path segment.
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
@@ -56,7 +60,8 @@ def upsert_tenant(store: Store, name: str) -> dict[str, Any]:
 def upsert_project(
     store: Store, tenant: str, data: Mapping[str, Any], *, with_keys: bool = True
 ) -> dict[str, Any]:
-    """Create or update a project; a new project gets its secrets and SSH keys.
+    """Create or update a project; a new project gets its secrets and SSH keys in the same
+    transaction (the keys are generated before it).
 
     :param data: ``{name, connection_name, type: config|untrusted, canonical_name?,
         metadata?, configs?}``; canonical_name defaults to the name.
@@ -73,6 +78,10 @@ def upsert_project(
         "project_metadata": _object(data, "metadata"),
         "configs": validate.json_list(data, "configs"),
     }
+    # The keys are CPU work (a 4096-bit key takes about a second): made before the write
+    # transaction, so the lock is held only for the inserts, which make project and keys one
+    # write: a failure leaves neither.
+    material = _new_key_material(store, tenant, name) if with_keys else None
     with store.transaction() as session:
         tid = tenant_id(session, tenant)
         row = session.scalar(select(Project).where(Project.tenant_id == tid, Project.name == name))
@@ -81,9 +90,36 @@ def upsert_project(
             session.add(row)
         for key, value in fields.items():
             setattr(row, key, value)
-    if with_keys:
-        keys.ensure_project_keys(store, tenant, name)
+        if with_keys:
+            session.flush()  # assigns row.id
+            if session.get(ProjectKey, row.id) is None:
+                # None only if the project lost its keys since the read above (a race).
+                material = material or keys.generate(store.key_bits)
+                session.add(_key_row(row.id, material))
+                LOG.info("generated keys of project %s in tenant %s", name, tenant)
     return {"name": name, **{k: fields[k] for k in ("canonical_name", "connection_name", "type")}}
+
+
+def _new_key_material(store: Store, tenant: str, project: str) -> keys.KeyMaterial | None:
+    """Return new keys for *project* unless it exists and has keys already."""
+    with store.read() as session:
+        found = session.scalar(
+            select(ProjectKey.project_id)
+            .join(Project, Project.id == ProjectKey.project_id)
+            .where(Project.tenant_id == tenant_id(session, tenant), Project.name == project)
+        )
+    return None if found is not None else keys.generate(store.key_bits)
+
+
+def _key_row(project_id: int, material: keys.KeyMaterial) -> ProjectKey:
+    return ProjectKey(
+        project_id=project_id,
+        secrets_private_pem=material.secrets_private_pem,
+        secrets_public_pem=material.secrets_public_pem,
+        ssh_private=material.ssh_private,
+        ssh_public=material.ssh_public,
+        created=utcnow(),
+    )
 
 
 def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -39,7 +39,8 @@ def change_ref_filter(change: str) -> str:
     :raises ValidationError: "change" when it is not a number (optionally ``N,P``).
     """
     number = change.split(",", 1)[0]
-    if not number.isdigit():
+    # ASCII only: str.isdigit() also accepts superscripts and other scripts' digits.
+    if not (number.isascii() and number.isdigit()):
         raise ValidationError("change", "must be a change number")
     # Gerrit shards change refs by the last two digits of the number, zero-padded.
     return f"refs/changes/{number[-2:].zfill(2)}/{number}/.*"
@@ -63,8 +64,11 @@ def create_autohold(
     if change and ref:
         raise ValidationError("change", "change and ref are mutually exclusive")
     ref_filter = change_ref_filter(change) if change else validate.regex("ref", ref or ".*")
-    count = validate.integer(body, "count", default=1, minimum=0)
-    expiration = validate.integer(body, "node_hold_expiration", minimum=0)
+    # Both are INTEGER columns: 32 bits on PostgreSQL.
+    count = validate.integer(body, "count", default=1, minimum=0, maximum=validate.INT32_MAX)
+    expiration = validate.integer(
+        body, "node_hold_expiration", minimum=0, maximum=validate.INT32_MAX
+    )
     reason = validate.string(body, "reason", max_len=4096) or ""
     with store.transaction() as session:
         tid = tenant_id(session, tenant)
@@ -96,9 +100,12 @@ def delete_autohold(store: Store, tenant: str, hold_id: int | str) -> None:
     """
     with store.transaction() as session:
         tid = tenant_id(session, tenant)
-        hold = session.get(Autohold, int(hold_id)) if str(hold_id).isdigit() else None
+        missing = NotFound(f"Hold request {hold_id} not found.")
+        # autoholds.id is an INTEGER column: a larger id names no request.
+        hold_pk = validate.id_param(hold_id, missing, maximum=validate.INT32_MAX)
+        hold = session.get(Autohold, hold_pk)
         if hold is None or hold.tenant_id != tid:
-            raise NotFound(f"Hold request {hold_id} not found.")
+            raise missing
         session.delete(hold)
         _add_event(session, tid, "autohold-delete", {"id": hold.id})
 

@@ -27,6 +27,9 @@ PARENT_FANOUT = 2000
 # Up to this many job names matching a job_name pattern are looked up one by one.
 MAX_JOB_NAMES = 500
 LIKE_ESCAPE = "$"
+# The largest limit and skip: a total count reads up to skip + max(cap, limit) + 1 rows, and
+# PostgreSQL binds that LIMIT as a 32-bit INTEGER (2**31 - 1), so each stays below half of it.
+MAX_PAGE = 10**9
 
 _REF_PARAMS = frozenset({"project", "change", "branch", "patchset", "ref", "newrev"})
 _PAGE_PARAMS = frozenset({"limit", "skip", "exclude_result"})
@@ -97,23 +100,25 @@ class HistoryFilter:
         for key in (*_LIST_PARAMS, *_LIST_PARAMS_2):
             if key in allowed:
                 values[key] = tuple(v for v in validate.param_values(params, key) if v != "")
-        values["change"] = tuple(_int(v, "change") for v in validate.param_values(params, "change"))
+        # An empty change is ignored, as an empty value of every other list filter is.
+        values["change"] = tuple(
+            _change(v) for v in validate.param_values(params, "change") if v != ""
+        )
         for key in ("voting", "final", "held", "complete"):
             values[key] = validate.param_bool(params, key)
         for key in ("idx_min", "idx_max"):
             values[key] = validate.param_int(params, key, None)
         for key in ("start_time", "end_time"):
             values[key] = validate.parse_time(key, validate.param_scalar(params, key) or None)
-        values["limit"] = validate.param_int(params, "limit", DEFAULT_LIMIT)
-        values["skip"] = validate.param_int(params, "skip", 0)
+        for key, default in (("limit", DEFAULT_LIMIT), ("skip", 0)):
+            values[key] = validate.param_int(params, key, default, maximum=MAX_PAGE)
         return cls(**values)
 
 
-def _int(value: str, field: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError(field, "must be an integer") from None
+def _change(value: str) -> int:
+    # refs.change is an INTEGER column; past its range SQLite's driver raises OverflowError
+    # (beyond 2**63 - 1) and PostgreSQL "integer out of range".
+    return validate.parse_int("change", value, minimum=0, maximum=validate.INT32_MAX)
 
 
 def like_pattern(value: str) -> str:

@@ -166,8 +166,8 @@ def config_errors(store: Store, tenant: str, params: Mapping[str, Any]) -> list[
     for key in params:
         if key not in CONFIG_ERROR_PARAMS:
             raise ValidationError(key, "unknown parameter")
-    limit = validate.param_int(params, "limit", 50)
-    skip = validate.param_int(params, "skip", 0)
+    limit = validate.param_int(params, "limit", 50, maximum=validate.INT32_MAX)
+    skip = validate.param_int(params, "skip", 0, maximum=validate.INT32_MAX)
     with store.read() as session:
         stmt = select(ConfigError).where(ConfigError.tenant_id == tenant_id(session, tenant))
         for key in ("project", "branch", "severity", "name"):
@@ -288,9 +288,10 @@ def autohold(store: Store, tenant: str, hold_id: int | str) -> dict[str, Any]:
     """
     with store.read() as session:
         tid = tenant_id(session, tenant)
-        hold = None
-        if str(hold_id).isdigit():
-            hold = session.get(Autohold, int(hold_id))
+        missing = NotFound(f"Hold request {hold_id} not found.")
+        # autoholds.id is an INTEGER column: a larger id names no request.
+        hold_pk = validate.id_param(hold_id, missing, maximum=validate.INT32_MAX)
+        hold = session.get(Autohold, hold_pk)
         if hold is None or hold.tenant_id != tid:
-            raise NotFound(f"Hold request {hold_id} not found.")
+            raise missing
         return serialize.autohold_to_dict(hold, tenant)

@@ -37,7 +37,8 @@ EVENT_FIELDS = frozenset({"event_time", "event_type", "description"})
 
 def _ref_values(data: Any, field: str) -> dict[str, Any]:
     validate.check_keys(data, REF_FIELDS, field=field)
-    change = validate.integer(data, "change", minimum=0)
+    # refs.change is an INTEGER column: 32 bits on PostgreSQL.
+    change = validate.integer(data, "change", minimum=0, maximum=validate.INT32_MAX)
     values: dict[str, Any] = {
         key: validate.string(data, key) for key in ("branch", "patchset", "oldrev", "newrev")
     }

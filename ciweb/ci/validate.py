@@ -12,6 +12,14 @@ from ciweb.ci.errors import ValidationError
 TRUE_WORDS = frozenset({"true", "1"})
 FALSE_WORDS = frozenset({"false", "0"})
 _NAME_MAX = 255
+# The default ceiling of an integer: the largest one a JSON client (a double) holds exactly;
+# without a ceiling SQLite's driver raises OverflowError past 2**63 - 1 (a 500, not a 400).
+INT_MAX = 2**53 - 1
+# The ceiling of a value compared with or stored in an INTEGER column: 32 bits on PostgreSQL,
+# where SQLAlchemy binds it as "%(x)s::INTEGER" ("integer out of range" past it).
+INT32_MAX = 2**31 - 1
+# An id path segment is 1 to 18 ASCII digits: every such number fits a BIGINT column.
+_ID_DIGITS = 18
 
 
 def check_keys(data: Any, allowed: Collection[str], *, field: str = "body") -> Mapping[str, Any]:
@@ -69,20 +77,74 @@ def required_string(data: Mapping[str, Any], key: str, **kwargs: Any) -> str:
 
 
 def integer(
-    data: Mapping[str, Any], key: str, *, default: int | None = None, minimum: int | None = None
+    data: Mapping[str, Any],
+    key: str,
+    *,
+    default: int | None = None,
+    minimum: int | None = None,
+    maximum: int = INT_MAX,
 ) -> int | None:
     """Return the integer *data[key]* (booleans refused), or *default*.
 
-    :raises ValidationError: when not an integer or below *minimum*.
+    :param minimum: the smallest value allowed, if any.
+    :param maximum: the largest value allowed.
+    :raises ValidationError: when not an integer, below *minimum* or above *maximum*.
     """
     value = data.get(key)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(key, "must be an integer")
+    return bounded(key, value, minimum, maximum)
+
+
+def bounded(field: str, value: int, minimum: int | None, maximum: int) -> int:
+    """Return *value* if it lies within [*minimum*, *maximum*].
+
+    :param field: name for the error message.
+    :raises ValidationError: "must be >= N" or "must be <= N".
+    """
     if minimum is not None and value < minimum:
-        raise ValidationError(key, f"must be >= {minimum}")
+        raise ValidationError(field, f"must be >= {minimum}")
+    if value > maximum:
+        raise ValidationError(field, f"must be <= {maximum}")
     return value
+
+
+def parse_int(
+    field: str, raw: str, *, minimum: int | None = None, maximum: int = INT_MAX
+) -> int:
+    """Return the string *raw* as an integer within [*minimum*, *maximum*].
+
+    :param field: name for the error message.
+    :raises ValidationError: "must be an integer", "must be >= N" or "must be <= N".
+    """
+    try:
+        # int() also reads non-ASCII decimal digits (Arabic-Indic ones, say); bounds still hold.
+        value = int(raw)
+    except ValueError:  # also more than sys.get_int_max_str_digits() digits
+        raise ValidationError(field, "must be an integer") from None
+    return bounded(field, value, minimum, maximum)
+
+
+def id_param(value: int | str, error: Exception, *, maximum: int | None = None) -> int:
+    """Return the id path segment *value* as an integer, or raise *error*.
+
+    Only 1 to 18 ASCII digits are an id: ``str.isdigit`` alone also accepts a superscript
+    two, which int() refuses, and a longer number overflows the database's 64-bit integers.
+
+    :param value: the segment (or an int from a Python caller).
+    :param error: what the caller raises for a bad id, e.g. ``NotFound("Hold request x not
+        found.")`` or a :class:`ValidationError`.
+    :param maximum: the largest id the column holds (:data:`INT32_MAX` for an INTEGER one).
+    """
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= _ID_DIGITS):
+        raise error
+    number = int(text)
+    if maximum is not None and number > maximum:
+        raise error
+    return number
 
 
 def boolean(data: Mapping[str, Any], key: str, *, default: bool) -> bool:
@@ -197,21 +259,18 @@ def param_scalar(params: Mapping[str, Any], key: str) -> str | None:
     return values[0] if values else None
 
 
-def param_int(params: Mapping[str, Any], key: str, default: int | None) -> int | None:
+def param_int(
+    params: Mapping[str, Any], key: str, default: int | None, *, maximum: int = INT_MAX
+) -> int | None:
     """Return query parameter *key* as a non-negative integer, or *default*.
 
-    :raises ValidationError: "must be an integer" or "must be >= 0".
+    :param maximum: the largest value allowed.
+    :raises ValidationError: "must be an integer", "must be >= 0" or "must be <= N".
     """
     raw = param_scalar(params, key)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(key, "must be an integer") from None
-    if value < 0:
-        raise ValidationError(key, "must be >= 0")
-    return value
+    return parse_int(key, raw, minimum=0, maximum=maximum)
 
 
 def param_bool(params: Mapping[str, Any], key: str) -> bool | None:

@@ -111,3 +111,39 @@ def test_console_text_is_appended_in_order_until_the_end_marker(store):
     assert admin.console_length(store, "t", "b") == 2
     with pytest.raises(NotFound, match="Build not found"):
         admin.append_console(store, "t", "nope", "x")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("count", 10**30), ("count", 2**31), ("node_hold_expiration", 2**31)],
+)
+def test_an_autohold_number_too_large_is_a_validation_error(store, key, value):
+    with pytest.raises(ValidationError) as err:
+        admin.create_autohold(store, "t", "org/project", {**HOLD, key: value})
+    assert err.value.field == key
+    assert queries.autoholds(store, "t") == []
+
+
+def test_the_largest_autohold_numbers_are_stored(store):
+    top = 2**31 - 1
+    body = {**HOLD, "count": top, "node_hold_expiration": top}
+    hold = admin.create_autohold(store, "t", "org/project", body)
+    assert (hold["max_count"], hold["node_expiration"]) == (top, top)
+
+
+@pytest.mark.parametrize(
+    "hold_id", ["\u00b2", "\u0661", "99999999999999999999999", str(2**31), "9" * 18, "-1", ""]
+)
+def test_deleting_an_autohold_that_cannot_exist_is_not_found(store, hold_id):
+    admin.create_autohold(store, "t", "org/project", HOLD)
+    with pytest.raises(NotFound) as err:
+        admin.delete_autohold(store, "t", hold_id)
+    assert str(err.value) == f"Hold request {hold_id} not found."
+    assert len(queries.autoholds(store, "t")) == 1
+
+
+@pytest.mark.parametrize("change", ["\u00b2", "\u0661", "1\u00b2,1"])
+def test_a_change_of_non_ascii_digits_is_refused(store, change):
+    with pytest.raises(ValidationError) as err:
+        admin.create_autohold(store, "t", "org/project", {**HOLD, "change": change})
+    assert err.value.field == "change"

@@ -165,3 +165,37 @@ def test_a_status_without_pipelines_is_refused(store):
     assert err.value.field == "status"
     with pytest.raises(ValidationError):
         writes.put_status(store, "t", b"not json")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "99999999999999999999999"}, "limit"),
+        ({"skip": "99999999999999999999999"}, "skip"),
+        ({"limit": str(2**31)}, "limit"),
+        ({"skip": "\u00b2"}, "skip"),
+    ],
+)
+def test_a_config_errors_page_out_of_range_names_the_parameter(store, params, field):
+    with pytest.raises(ValidationError) as err:
+        queries.config_errors(store, "t", params)
+    assert err.value.field == field
+
+
+def test_the_largest_config_errors_page_runs_on_the_database(store):
+    writes.replace_config_errors(store, "t", ERRORS)
+    top = str(2**31 - 1)
+    assert queries.config_errors(store, "t", {"limit": top}) == ERRORS
+    assert queries.config_errors(store, "t", {"skip": top}) == []
+
+
+@pytest.mark.parametrize(
+    "hold_id", ["\u00b2", "\u0661", "99999999999999999999999", str(2**31), "9" * 18, "1.0"]
+)
+def test_an_autohold_id_that_cannot_exist_is_not_found(store, hold_id):
+    with pytest.raises(NotFound) as err:
+        queries.autohold(store, "t", hold_id)
+    assert str(err.value) == f"Hold request {hold_id} not found."
+    with pytest.raises(NotFound) as err:
+        queries.autohold(store, "nope", hold_id)
+    assert str(err.value) == "Unknown tenant"

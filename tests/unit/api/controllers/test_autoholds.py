@@ -55,3 +55,12 @@ def test_the_autoholds_of_one_project(app: Faults) -> None:
     assert response.headers["X-Total-Count"] == "1"
     assert get(app, f"{T}/project/example/project2/autohold").json == []
     assert error_of(get(app, f"{T}/project/nope/autohold")) == "Unknown project"
+
+
+@pytest.mark.parametrize(
+    ("segment", "hold"), [("%C2%B2", "\u00b2"), ("9" * 23, "9" * 23), ("9" * 18, "9" * 18)]
+)
+def test_an_autohold_id_that_cannot_exist_is_404(app: Faults, segment: str, hold: str) -> None:
+    response = get(app, f"{T}/autohold/{segment}")
+    assert response.status_code == 404
+    assert error_of(response) == f"Hold request {hold} not found."

@@ -254,3 +254,30 @@ def test_buildsets_totals_are_capped_the_same_way(bulk_app: Faults) -> None:
     exact = get(bulk_app, f"{T}/buildsets?skip=9000&limit=50")
     assert exact.headers["X-Total-Count"] == str(BULK_BUILDS // 3 + 120)
     assert TOTAL_COUNT_CAPPED_HEADER not in exact.headers
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=99999999999999999999999", "limit"),
+        ("skip=99999999999999999999999", "skip"),
+        ("change=99999999999999999999999", "change"),
+        ("limit=%C2%B2", "limit"),
+    ],
+)
+def test_an_integer_too_large_or_not_ascii_is_400_json_naming_it(
+    app: Faults, query: str, field: str
+) -> None:
+    response = get(app, f"{T}/builds?{query}")
+    assert response.status_code == 400
+    assert error_of(response).startswith(f"{field}:")
+
+
+def test_an_idx_too_large_is_400_naming_it(app: Faults) -> None:
+    response = get(app, f"{T}/builds?idx_min=99999999999999999999999")
+    assert response.status_code == 400
+    assert error_of(response) == "idx_min: must be <= 9007199254740991"
+
+
+def test_an_empty_change_is_ignored(app: Faults) -> None:
+    assert _ids(get(app, f"{T}/builds?change=&limit=5")) == _ids(get(app, f"{T}/builds?limit=5"))

@@ -55,3 +55,9 @@ def test_a_bad_buildset_filter_is_400(app: Faults) -> None:
     assert response.status_code == 400
     assert error_of(response) == "idx_min, idx_max must be integers"
     assert get(app, f"{T}/buildsets?job_name=x").status_code == 400
+
+
+def test_a_buildsets_skip_too_large_is_400_naming_it(app: Faults) -> None:
+    response = get(app, f"{T}/buildsets?skip=99999999999999999999999")
+    assert response.status_code == 400
+    assert error_of(response).startswith("skip:")

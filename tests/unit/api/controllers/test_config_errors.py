@@ -32,3 +32,9 @@ def test_an_unknown_config_errors_parameter_is_400(app: Faults) -> None:
     assert response.status_code == 400
     assert error_of(response).startswith("colour:")
     assert error_of(get(app, "/api/tenant/nope/config-errors")) == "Unknown tenant"
+
+
+def test_a_config_errors_limit_too_large_is_400_naming_it(app: Faults) -> None:
+    response = get(app, f"{T}/config-errors?limit=99999999999999999999999")
+    assert response.status_code == 400
+    assert error_of(response).startswith("limit:")

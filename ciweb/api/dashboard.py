@@ -20,7 +20,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from oslo_config import cfg
@@ -167,13 +167,14 @@ def _swap(staging: str, static_path: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def cli(argv: Sequence[str], conf: cfg.ConfigOpts | None = None) -> int:
+def cli(argv: Sequence[str], conf: cfg.ConfigOpts | None = None, out: TextIO | None = None) -> int:
     """Run ``dashboard install [--static-path P] [--version V] [--index-url U] [--force]``.
 
     Defaults come from ``[dashboard]`` of *conf* when given. Return the exit status.
 
     :param argv: the arguments after ``dashboard``.
     :param conf: parsed ciweb options, or None for the built-in defaults.
+    :param out: where the one-line result is written (``sys.stdout`` when None).
     """
     section = conf.dashboard if conf is not None else None
     parser = argparse.ArgumentParser(prog="ciweb-manage dashboard")
@@ -208,6 +209,10 @@ def cli(argv: Sequence[str], conf: cfg.ConfigOpts | None = None) -> int:
     except (DashboardError, OSError) as exc:
         LOG.error("dashboard install failed: %s", exc)
         return 1
-    state = "installed" if done else "already installed"
-    LOG.info("Zuul %s dashboard %s in %s", args.version, state, args.static_path)
+    # The operator's answer, whatever the log level (ciweb-manage logs warnings only).
+    if done:
+        line = f"installed zuul dashboard {args.version} into {args.static_path}\n"
+    else:
+        line = f"zuul dashboard {args.version} already installed in {args.static_path}\n"
+    (out or sys.stdout).write(line)
     return 0

@@ -170,7 +170,7 @@ def cmd_dashboard(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -
     """Run ``dashboard install ...`` (see :func:`ciweb.api.dashboard.cli`)."""
     from ciweb.api import dashboard
 
-    return dashboard.cli(args.arguments, conf)
+    return dashboard.cli(args.arguments, conf, out)
 
 
 def _positive(text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -80,8 +81,19 @@ def test_the_cli_installs_into_the_given_path_and_returns_0(tmp_path: Path) -> N
     fake_wheel(tmp_path / "wheels", "14.3.0", STATIC)
     argv = ["install", "--static-path", str(tmp_path / "d"), "--download-dir",
             str(tmp_path / "wheels")]  # fmt: skip
-    assert dashboard.cli(argv) == 0
+    assert dashboard.cli(argv, out=io.StringIO()) == 0
     assert dashboard.installed_version(str(tmp_path / "d")) == "14.3.0"
+
+
+def test_the_cli_says_what_it_installed_and_what_was_already_there(tmp_path: Path) -> None:
+    fake_wheel(tmp_path / "wheels", "14.3.0", STATIC)
+    target = str(tmp_path / "d")
+    argv = ["install", "--static-path", target, "--download-dir", str(tmp_path / "wheels")]
+    first, second = io.StringIO(), io.StringIO()
+    assert dashboard.cli(argv, out=first) == 0
+    assert dashboard.cli(argv, out=second) == 0
+    assert first.getvalue() == f"installed zuul dashboard 14.3.0 into {target}\n"
+    assert second.getvalue() == f"zuul dashboard 14.3.0 already installed in {target}\n"
 
 
 def test_an_unreachable_index_fails_with_a_clear_error(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import jwt
@@ -210,6 +211,20 @@ def test_a_missing_config_file_is_exit_2(
 ) -> None:
     assert run(tmp_path / "nope.conf", "db", "current")[0] == 2
     assert "nope.conf" in capsys.readouterr().err
+
+
+def test_dashboard_install_says_where_it_installed_the_version_of_the_config(
+    tmp_path: Path,
+) -> None:
+    wheels, target = tmp_path / "wheels", tmp_path / "dashboard"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "zuul-14.3.0-py3-none-any.whl", "w") as archive:
+        archive.writestr("zuul/web/static/index.html", "<html>")
+    path = write_conf(tmp_path, f"[dashboard]\nstatic_path = {target}\nversion = 14.3.0\n")
+    argv = ("dashboard", "install", "--download-dir", str(wheels))
+    assert run(path, *argv) == (0, f"installed zuul dashboard 14.3.0 into {target}\n")
+    assert (target / "index.html").read_text() == "<html>"
+    assert run(path, *argv) == (0, f"zuul dashboard 14.3.0 already installed in {target}\n")
 
 
 def test_the_console_script_runs(conf: Path) -> None:

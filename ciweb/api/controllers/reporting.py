@@ -302,6 +302,5 @@ class ReportingController(WriteController):
     def ack_event(self, req: Request, tenant: str, event_id: str) -> dict[str, Any]:
         """Mark a management event as carried out (``POST .../events/{id}/ack``)."""
         self._begin(req, tenant)
-        if not event_id.isdigit() or len(event_id) > 18:
-            raise ValidationError("id", "must be an event id")
-        return admin.acknowledge_event(self.store, tenant, int(event_id))
+        event = validate.id_param(event_id, ValidationError("id", "must be an event id"))
+        return admin.acknowledge_event(self.store, tenant, event)

@@ -254,6 +254,9 @@ def test_management_events_are_listed_and_acknowledged(app: Faults, store: Store
     assert len(everything) == 1
     missing = call(app, "POST", "/api/report/tenant/t/events/999/ack")
     assert missing.status_code == 404 and missing.json["description"] == "Event not found"
+    for bad in ("%C2%B2", "9" * 30, "x"):
+        refused = call(app, "POST", f"/api/report/tenant/t/events/{bad}/ack")
+        assert refused.status_code == 400 and refused.json["field"] == "id", bad
 
 
 # -- refused requests write nothing ----------------------------------------------------------

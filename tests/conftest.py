@@ -15,6 +15,17 @@ ROOT = Path(__file__).resolve().parents[1]
 _DATABASES = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _outside_any_request() -> Iterator[None]:
+    """Start every test outside any request: a test that leaves a response iterable
+    unclosed (webob's get_response does) would leave its request id in this context."""
+    from ciweb.middleware import request_id
+
+    token = request_id._CURRENT.set(None)
+    yield
+    request_id._CURRENT.reset(token)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[postgres_server.PostgresServer]:
     """Run one private PostgreSQL cluster per test process (pytest-xdist worker)."""

@@ -429,6 +429,10 @@ class Bus:
         for thread in threading.enumerate():
             if thread is current or thread is threading.main_thread() or thread.daemon:
                 continue
+            if not thread.is_alive():
+                # Finished but not yet unlisted: joining it could wait on a lock that a
+                # foreign runtime (asyncio executors, greenlets) never hands back.
+                continue
             self.log(f"Waiting for thread {thread.name}")
             thread.join()
 

@@ -117,6 +117,8 @@ class Bus:
     def __init__(self) -> None:
         """Create a bus in the ``STOPPED`` state with the built-in channels."""
         self._cond = threading.Condition(threading.RLock())
+        # block() waits for the threads started after this moment, not those before.
+        self._threads_before = frozenset(t.ident for t in threading.enumerate())
         self._state = State.STOPPED
         self._exit_started = False
         self._restart_requested = False
@@ -402,7 +404,8 @@ class Bus:
                     self.publish(channel)
 
     def block(self, interval: float = 0.1) -> None:
-        """Wait in the main thread until ``EXITING``, join the other threads, then return.
+        """Wait in the main thread until ``EXITING``, join the threads started since the bus
+        was created, then return.
 
         Runs the calls queued by signal handlers meanwhile and publishes ``main`` once per
         interval.  ``KeyboardInterrupt`` exits the bus; ``SystemExit`` exits it and
@@ -429,9 +432,9 @@ class Bus:
         for thread in threading.enumerate():
             if thread is current or thread is threading.main_thread() or thread.daemon:
                 continue
-            if not thread.is_alive():
-                # Finished but not yet unlisted: joining it could wait on a lock that a
-                # foreign runtime (asyncio executors, greenlets) never hands back.
+            if thread.ident in self._threads_before:
+                # Not the bus's to wait for: it ran before the bus existed (a library's
+                # idle executor thread, say, would never end).
                 continue
             self.log(f"Waiting for thread {thread.name}")
             thread.join()

@@ -59,9 +59,14 @@ def test_the_builds_page_lists_the_latest_builds(page: Any, site: Site) -> None:
 def test_the_builds_page_filters_by_job_name(page: Any, site: Site) -> None:
     page.goto(site.url + f"{T}/builds?job_name=tox-docs")
     visible(page, "tox-docs")
-    rows = page.locator("tbody tr")
-    rows.first.wait_for()
-    names = rows.all_inner_texts()
+    # The table first shows a placeholder row: wait until every row is a tox-docs build.
+    page.wait_for_function(
+        """() => {
+            const rows = [...document.querySelectorAll("tbody tr")];
+            return rows.length > 0 && rows.every(row => row.innerText.includes("tox-docs"));
+        }"""
+    )
+    names = page.locator("tbody tr").all_inner_texts()
     assert names and all("tox-docs" in row for row in names), names
 
 

@@ -441,3 +441,19 @@ def test_a_failing_main_listener_does_not_stop_wait_or_the_exit() -> None:
     assert calls.count("main") >= 2
     bus.exit()
     assert calls[-1] == "exit"
+
+
+def test_block_does_not_wait_for_a_thread_that_ran_before_the_bus() -> None:
+    # A library's idle, non-daemon executor thread would otherwise hold the exit forever.
+    release = threading.Event()
+    older = threading.Thread(target=release.wait, name="older")
+    older.start()
+    try:
+        bus = Bus()
+        bus.start()
+        bus.call_in_main_thread(bus.exit)
+        bus.block(interval=0.01)
+        assert bus.state is State.EXITING
+    finally:
+        release.set()
+        older.join()

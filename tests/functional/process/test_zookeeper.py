@@ -5,38 +5,18 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from kazoo.client import KazooClient
 
-from tests.functional import zookeeper_server
 from tests.functional.process.conftest import Api, wait_for
 from tests.functional.zookeeper_server import ZooKeeperServer
 
 PATH = "/ciweb-test/api"
 
 
-@pytest.fixture(scope="module")
-def zookeeper() -> Iterator[ZooKeeperServer]:
-    reason = zookeeper_server.available()
-    if reason is not None:
-        pytest.skip(f"no ZooKeeper server: {reason}")
-    with ZooKeeperServer(tick_time=500, min_session_timeout=1000) as server:
-        yield server
-
-
-@pytest.fixture
-def zk(zookeeper: ZooKeeperServer) -> Iterator[KazooClient]:
-    client = KazooClient(hosts=zookeeper.hosts, timeout=15.0)
-    client.start(timeout=10)
-    yield client
-    client.stop()
-    client.close()
-
-
 def test_ciweb_api_registers_and_unregisters_on_sigterm(
-    api: Callable[..., Api], zookeeper: ZooKeeperServer, zk: KazooClient
+    api: Callable[..., Api], zookeeper: ZooKeeperServer, zk_client: KazooClient
 ) -> None:
     server = api("zk", workers=1)
     server.conf.write_text(
@@ -46,8 +26,8 @@ def test_ciweb_api_registers_and_unregisters_on_sigterm(
     )
     server.start()
     node = f"{PATH}/127.0.0.1:{server.port}"
-    wait_for(lambda: zk.exists(node), "the registration")
-    data = json.loads(zk.get(node)[0])
+    wait_for(lambda: zk_client.exists(node), "the registration")
+    data = json.loads(zk_client.get(node)[0])
     assert data["pid"] == server.proc.pid  # type: ignore[union-attr]
     assert data["monitor"] == f"127.0.0.1:{server.monitor_port}"
     assert data["version"] == "0.1.0" and data["start_time"] > 0
@@ -58,7 +38,7 @@ def test_ciweb_api_registers_and_unregisters_on_sigterm(
     time.sleep(3.5)  # the frozen server cannot be polled; 3.5 s > the 2 s session
     zookeeper.resume()
     wait_for(
-        lambda: (stat := zk.exists(node)) is not None and stat.ephemeralOwner != 0,
+        lambda: (stat := zk_client.exists(node)) is not None and stat.ephemeralOwner != 0,
         "the node after the freeze",
     )
     wait_for(lambda: "session expired" in server.text(), "the session expiry")
@@ -67,6 +47,6 @@ def test_ciweb_api_registers_and_unregisters_on_sigterm(
 
     server.signal(signal.SIGTERM)
     began = time.monotonic()
-    wait_for(lambda: zk.exists(node) is None, "the node's removal", deadline=1.0)
+    wait_for(lambda: zk_client.exists(node) is None, "the node's removal", deadline=1.0)
     assert time.monotonic() - began < 1.0
     assert server.proc.wait(timeout=20) == 0  # type: ignore[union-attr]

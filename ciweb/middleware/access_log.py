@@ -31,10 +31,11 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ciweb.conf import ConfigError, paste_options
+from ciweb.conf import ConfigError
 from ciweb.conf import access_log as access_log_conf
+from ciweb.middleware import options_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -242,16 +243,4 @@ class AccessLog:
         self.logger.info(self.format, values)
 
 
-def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Callable[..., Any]:
-    """Return a paste filter that wraps an application in :class:`AccessLog`.
-
-    :param global_conf: paste's global configuration (``config_file`` names ciweb.conf).
-    :param local_conf: the filter section's keys; they override ``[access_log]``.
-    :raises ConfigError: naming an unknown or bad option.
-    """
-    options = paste_options(global_conf, local_conf, access_log_conf.GROUP, access_log_conf.OPTS)
-
-    def _filter(app: WSGIApplication) -> AccessLog:
-        return AccessLog(app, **options)
-
-    return _filter
+filter_factory = options_filter_factory(AccessLog, access_log_conf.GROUP, access_log_conf.OPTS)

@@ -35,8 +35,9 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ciweb.conf import ConfigError, paste_options
+from ciweb.conf import ConfigError
 from ciweb.conf import compress as compress_conf
+from ciweb.middleware import options_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -323,16 +324,4 @@ def _add_vary(headers: list[tuple[str, str]], vary_at: int) -> None:
     headers[vary_at] = (name, f"{value}, {_VARY_VALUE}" if value.strip() else _VARY_VALUE)
 
 
-def filter_factory(global_conf: dict[str, str], **local_conf: str) -> Callable[..., Compress]:
-    """Return a paste filter that wraps an application in :class:`Compress`.
-
-    :param global_conf: paste's global configuration; ``config_file`` names ciweb.conf.
-    :param local_conf: the filter section's keys, overriding ``[compress]`` of ciweb.conf.
-    :raises ConfigError: naming an unknown or bad option.
-    """
-    options = paste_options(global_conf, local_conf, compress_conf.GROUP, compress_conf.OPTS)
-
-    def _filter(app: WSGIApplication) -> Compress:
-        return Compress(app, **options)
-
-    return _filter
+filter_factory = options_filter_factory(Compress, compress_conf.GROUP, compress_conf.OPTS)

@@ -42,8 +42,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ciweb.conf import ConfigError, paste_options
+from ciweb.conf import ConfigError
 from ciweb.conf import cors as cors_conf
+from ciweb.middleware import options_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -234,16 +235,4 @@ def _appending(start_response: StartResponse, extra: _HeaderList, *, vary: bool)
     return _start_response
 
 
-def filter_factory(global_conf: dict[str, str], **local_conf: str) -> Callable[..., CORS]:
-    """Return a paste filter that wraps an application in :class:`CORS`.
-
-    :param global_conf: paste's global configuration; ``config_file`` names ciweb.conf.
-    :param local_conf: the filter section's keys, overriding ``[cors]`` of ciweb.conf.
-    :raises ConfigError: naming an unknown or bad option.
-    """
-    options = paste_options(global_conf, local_conf, cors_conf.GROUP, cors_conf.OPTS)
-
-    def _filter(app: WSGIApplication) -> CORS:
-        return CORS(app, **options)
-
-    return _filter
+filter_factory = options_filter_factory(CORS, cors_conf.GROUP, cors_conf.OPTS)

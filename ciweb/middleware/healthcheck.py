@@ -36,15 +36,16 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import webob.acceptparse
 import webob.exc
 
 import ciweb
-from ciweb.conf import ConfigError, paste_options
+from ciweb.conf import ConfigError
 from ciweb.conf import healthcheck as healthcheck_conf
+from ciweb.middleware import options_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -134,16 +135,4 @@ class Healthcheck:
         return [] if head else [body]
 
 
-def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Callable[..., Any]:
-    """Return a paste filter that wraps an application in :class:`Healthcheck`.
-
-    :param global_conf: paste's global configuration (``config_file`` names ciweb.conf).
-    :param local_conf: the filter section's keys; they override ``[healthcheck]``.
-    :raises ConfigError: naming an unknown or bad option.
-    """
-    options = paste_options(global_conf, local_conf, healthcheck_conf.GROUP, healthcheck_conf.OPTS)
-
-    def _filter(app: WSGIApplication) -> Healthcheck:
-        return Healthcheck(app, **options)
-
-    return _filter
+filter_factory = options_filter_factory(Healthcheck, healthcheck_conf.GROUP, healthcheck_conf.OPTS)

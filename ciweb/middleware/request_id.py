@@ -33,11 +33,12 @@ import contextvars
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from ciweb.conf import ConfigError, paste_options
+from ciweb.conf import ConfigError
 from ciweb.conf import request_id as request_id_conf
+from ciweb.middleware import options_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -170,16 +171,4 @@ class RequestId:
         return _ResetOnClose(iterable, token)
 
 
-def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Callable[..., Any]:
-    """Return a paste filter that wraps an application in :class:`RequestId`.
-
-    :param global_conf: paste's global configuration (``config_file`` names ciweb.conf).
-    :param local_conf: the filter section's keys; they override ``[request_id]``.
-    :raises ConfigError: naming an unknown or bad option.
-    """
-    options = paste_options(global_conf, local_conf, request_id_conf.GROUP, request_id_conf.OPTS)
-
-    def _filter(app: WSGIApplication) -> RequestId:
-        return RequestId(app, **options)
-
-    return _filter
+filter_factory = options_filter_factory(RequestId, request_id_conf.GROUP, request_id_conf.OPTS)

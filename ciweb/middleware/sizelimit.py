@@ -19,13 +19,14 @@ Paste deployment::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import webob.exc
 
-from ciweb.conf import ConfigError, paste_options
+from ciweb.conf import ConfigError
 from ciweb.conf import sizelimit as sizelimit_conf
+from ciweb.middleware import options_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import InputStream, StartResponse, WSGIApplication, WSGIEnvironment
@@ -134,16 +135,4 @@ class SizeLimit:
         return self.application(environ, start_response)
 
 
-def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Callable[..., Any]:
-    """Return a paste filter that wraps an application in :class:`SizeLimit`.
-
-    :param global_conf: paste's global configuration (``config_file`` names ciweb.conf).
-    :param local_conf: the filter section's keys; they override ``[sizelimit]``.
-    :raises ConfigError: naming an unknown or bad option.
-    """
-    options = paste_options(global_conf, local_conf, sizelimit_conf.GROUP, sizelimit_conf.OPTS)
-
-    def _filter(app: WSGIApplication) -> SizeLimit:
-        return SizeLimit(app, **options)
-
-    return _filter
+filter_factory = options_filter_factory(SizeLimit, sizelimit_conf.GROUP, sizelimit_conf.OPTS)

@@ -21,10 +21,10 @@ Paste deployment::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from ciweb.conf import ConfigError
+from ciweb.middleware import plain_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -92,17 +92,4 @@ class Debug:
         return _LoggedBody(iterable)
 
 
-def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Callable[..., Any]:
-    """Return a paste filter that wraps an application in :class:`Debug`.
-
-    :param global_conf: paste's global configuration (unused: no options).
-    :param local_conf: must be empty.
-    :raises ConfigError: naming an unknown key.
-    """
-    if local_conf:
-        raise ConfigError(f"[debug] unknown option(s): {', '.join(sorted(local_conf))}")
-
-    def _filter(app: WSGIApplication) -> Debug:
-        return Debug(app)
-
-    return _filter
+filter_factory = plain_filter_factory(Debug, "debug")

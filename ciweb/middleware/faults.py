@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import webob.exc
 
-from ciweb.conf import ConfigError
+from ciweb.middleware import plain_filter_factory
 from ciweb.wsgi.router import JSON_CONTENT_TYPE, json_body
 
 if TYPE_CHECKING:
@@ -199,17 +199,4 @@ class Faults:
         return _WatchedBody(iterable, exchange)
 
 
-def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Callable[..., Any]:
-    """Return a paste filter that wraps an application in :class:`Faults`.
-
-    :param global_conf: paste's global configuration (unused: no options).
-    :param local_conf: must be empty.
-    :raises ConfigError: naming an unknown key.
-    """
-    if local_conf:
-        raise ConfigError(f"[faults] unknown option(s): {', '.join(sorted(local_conf))}")
-
-    def _filter(app: WSGIApplication) -> Faults:
-        return Faults(app)
-
-    return _filter
+filter_factory = plain_filter_factory(Faults, "faults")

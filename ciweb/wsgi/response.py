@@ -106,14 +106,16 @@ class ResponseWriter:
     def write(self, data: bytes) -> None:
         """Send *data* as body bytes, sending the head first if it is not sent yet."""
         wfile = self.protocol.wfile
+        head = b""
         if not self.sent:
-            wfile.write(self._head())
+            head = self._head()
             self.sent = True
             # A body read from now on must not send "100 Continue" into the response.
             self.input.headers_sent = True
         if self.bodyless or not data:
             # A response without body bytes (HEAD, 204, 304, empty) must still leave now,
             # not when the keep-alive connection closes.
+            wfile.write(head)
             wfile.flush()
             return
         if self.length is not None:
@@ -126,12 +128,13 @@ class ResponseWriter:
                 )
                 data = data[:room]
                 self.protocol.close_connection = True
-        if self.chunked:
-            wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
-        else:
-            wfile.write(data)
-        wfile.flush()
         self.written += len(data)
+        if self.chunked:
+            data = b"%x\r\n" % len(data) + data + b"\r\n"
+        # The head leaves with the first body bytes: one send, one segment for a small
+        # response, where the buffered file would send a head alone before a long body.
+        wfile.write(head + data if head else data)
+        wfile.flush()
 
     # -- the head -----------------------------------------------------------------------
 

@@ -121,12 +121,12 @@ def status(environ: WSGIEnvironment, start_response: StartResponse) -> list[byte
 
 
 def sockopt(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-    """Return the keepalive socket options of the connection as JSON."""
+    """Return the keepalive and Nagle socket options of the connection as JSON."""
     import socket
 
     sock = environ["eventlet.input"].get_socket()
     values = {"SO_KEEPALIVE": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)}
-    for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"):
+    for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_NODELAY"):
         values[name] = sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name))
     return _text(start_response, json.dumps(values).encode())
 

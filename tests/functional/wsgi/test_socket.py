@@ -50,6 +50,14 @@ def test_accepted_connections_have_the_tcp_keepalive_options(server: ServerProce
     )
 
 
+def test_accepted_connections_have_nagle_off(server: ServerProcess) -> None:
+    # With Nagle on, a write after the first one (the rest of a long body, the last
+    # chunk) waits for the client's delayed ACK: 40 ms per response on Linux.
+    response, conn = request(server.port, b"GET /sockopt HTTP/1.1\r\nHost: t\r\n\r\n")
+    conn.close()
+    assert json.loads(response.body)["TCP_NODELAY"] != 0
+
+
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
 def test_the_backlog_is_passed_to_listen() -> None:
     with ServerProcess(backlog=37) as proc:

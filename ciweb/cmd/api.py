@@ -236,14 +236,14 @@ def _inherited_socket(fd: int) -> socket.socket:
 def worker_main(argv: Sequence[str]) -> int:
     """Run one worker: serve the inherited socket until SIGTERM, reporting to the parent.
 
-    Started by the parent as ``python -m ciweb.process.workers --slot N --listen-fd FD
+    Started by the parent as ``python -m ciweb.process.worker --slot N --listen-fd FD
     --status-fd FD -- <ciweb-api arguments>``; re-reads the configuration itself.
 
     :param argv: the arguments above.
     """
     _monkey_patch()
     from ciweb.process.servers import RequestCounter, ServersPlugin
-    from ciweb.process.workers import StatusReporter
+    from ciweb.process.worker import StatusReporter
     from ciweb.wsgi.server import Server
 
     parser = argparse.ArgumentParser(prog="ciweb-api worker")

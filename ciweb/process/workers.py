@@ -4,7 +4,7 @@ Design (see the README's "Workers" section):
 
 * The parent is **not** monkey-patched and runs no eventlet hub.  It owns the listening
   sockets and starts each worker with fork+exec of a fresh interpreter
-  (``python -m ciweb.process.workers``), which monkey-patches before it loads the pipeline;
+  (``python -m ciweb.process.worker``), which monkey-patches before it loads the pipeline;
   the listening socket and a status pipe are inherited through ``pass_fds``.
 * Balancing: with ``reuse_port`` (the default) the parent opens one SO_REUSEPORT socket per
   worker *slot*, all on the same port, and the kernel spreads new connections over them.
@@ -12,8 +12,9 @@ Design (see the README's "Workers" section):
   survives its worker: a replacement (reload, recycling, respawn) inherits the same socket
   and accepts what queued meanwhile; nothing is refused, nothing queued is lost.
   Without ``reuse_port`` every slot shares one socket.
-* Workers report over their pipe, one JSON object per line: ``{"event": "ready"}`` once
-  they listen, then ``{"event": "stats", ...}`` whenever their counters change.
+* Workers report over their pipe, one JSON object per line (:mod:`ciweb.process.worker`):
+  ``{"event": "ready"}`` once they listen, then ``{"event": "stats", ...}`` whenever their
+  counters change.
 * All supervision runs in the main thread, from the bus's ``main`` channel (every 0.1 s) and
   the signal-driven channels; no thread touches the worker table except under ``_lock``.
 """
@@ -21,7 +22,6 @@ Design (see the README's "Workers" section):
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import random
@@ -33,25 +33,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ciweb.conf import ConfigError
 from ciweb.process.bus import Bus
 from ciweb.process.plugins import SimplePlugin
+from ciweb.process.worker import Backoff, WorkerProcess, request_limit
 
-__all__ = [
-    "Backoff",
-    "Settings",
-    "StatusReporter",
-    "Supervisor",
-    "WorkerProcess",
-    "request_limit",
-]
+__all__ = ["Settings", "Supervisor"]
 
 LOG = logging.getLogger(__name__)
 
-WORKER_COMMAND = (sys.executable, "-m", "ciweb.process.workers")
+WORKER_COMMAND = (sys.executable, "-m", "ciweb.process.worker")
 # A worker that dies younger than this counts as a crash loop for the backoff.
 STABLE_AFTER = 10.0
 # Extra seconds a draining worker gets past graceful_timeout before SIGKILL.
@@ -86,82 +80,6 @@ class Settings:
     start_timeout: float = 60.0
     respawn_max_delay: float = 10.0
     graceful_timeout: float = 30.0
-
-
-def request_limit(max_requests: int, jitter: int, rng: random.Random) -> int | None:
-    """Return the number of requests after which one worker is recycled, None for never.
-
-    :param max_requests: the base limit; 0 means never.
-    :param jitter: up to this many extra requests, drawn uniformly.
-    :param rng: the random source.
-    """
-    if max_requests <= 0:
-        return None
-    return max_requests + (rng.randint(0, jitter) if jitter > 0 else 0)
-
-
-class Backoff:
-    """Respawn delays that double while workers keep dying young, and reset once one lives.
-
-    :param initial: first delay in seconds.
-    :param maximum: longest delay in seconds.
-    :param stable_after: a worker that lived this long resets the delay.
-    """
-
-    def __init__(self, initial: float = 0.1, maximum: float = 10.0, stable_after: float = 10.0):
-        if not 0 < initial <= maximum:
-            raise ValueError(f"backoff: need 0 < initial <= maximum, got {initial}, {maximum}")
-        self.initial = initial
-        self.maximum = maximum
-        self.stable_after = stable_after
-        self._failures = 0
-
-    def next_delay(self, lifetime: float) -> float:
-        """Return the delay before respawning a worker that died after *lifetime* seconds.
-
-        :param lifetime: seconds the dead worker ran.
-        """
-        if lifetime >= self.stable_after:
-            self._failures = 0
-        delay = min(self.initial * (2**self._failures), self.maximum)
-        self._failures += 1
-        return delay
-
-
-@dataclass(eq=False)
-class WorkerProcess:
-    """The parent's view of one worker process."""
-
-    slot: int
-    proc: subprocess.Popen[bytes]
-    status: int  # read end of the status pipe
-    limit: int | None
-    started: float = field(default_factory=time.monotonic)
-    ready: bool = False
-    retiring: float | None = None  # monotonic time SIGTERM was sent
-    replaces: WorkerProcess | None = None
-    reload: bool = False
-    stats: dict[str, Any] = field(default_factory=dict)
-    buffer: bytes = b""
-
-    @property
-    def pid(self) -> int:
-        """The worker's process id."""
-        return self.proc.pid
-
-    @property
-    def requests(self) -> int:
-        """Requests the worker reported having served."""
-        return int(self.stats.get("requests", 0))
-
-    def describe(self) -> dict[str, Any]:
-        """Return the worker's line of the monitor's ``stats``."""
-        state = "retiring" if self.retiring else ("ready" if self.ready else "starting")
-        info = {"pid": self.pid, "slot": self.slot, "state": state}
-        info["uptime"] = round(time.monotonic() - self.started, 3)
-        for key in ("requests", "in_flight", "connections", "pool_free", "pool_size"):
-            info[key] = self.stats.get(key, 0)
-        return info
 
 
 class Supervisor(SimplePlugin):
@@ -421,18 +339,7 @@ class Supervisor(SimplePlugin):
             self._read_one(fds[fd])
 
     def _read_one(self, worker: WorkerProcess) -> None:
-        try:
-            while chunk := os.read(worker.status, 65536):
-                worker.buffer += chunk
-        except BlockingIOError:
-            pass
-        *lines, worker.buffer = worker.buffer.split(b"\n")
-        for line in lines:
-            try:
-                report = json.loads(line)
-            except ValueError:
-                LOG.warning("worker pid %d sent a bad report: %r", worker.pid, line[:100])
-                continue
+        for report in worker.read_reports():
             if report.get("event") == "ready" and not worker.ready:
                 worker.ready = True
                 LOG.info("worker pid %d (slot %d) is ready", worker.pid, worker.slot)
@@ -546,68 +453,3 @@ class Supervisor(SimplePlugin):
         return {"status": status, "workers_ready": ready, "workers_wanted": self.wanted}
 
 
-class StatusReporter(SimplePlugin):
-    """In a worker: report readiness and counters to the parent over the status pipe.
-
-    Also exits the worker's bus when the parent is gone (its pid changes), so that workers
-    never outlive a parent killed with SIGKILL.
-
-    :param bus: the worker's bus.
-    :param fd: the write end of the status pipe.
-    :param sample: returns the counters to report (``requests``, ``in_flight``, ...).
-    :param interval: seconds between two checks of the counters.
-    """
-
-    priorities = {"start": 80, "stop": 90}
-    channels = ("start", "stop")
-
-    def __init__(
-        self, bus: Bus, fd: int, sample: Callable[[], dict[str, Any]], interval: float = 0.1
-    ) -> None:
-        super().__init__(bus)
-        self.fd = fd
-        self.sample = sample
-        self.interval = interval
-        self._parent = os.getppid()
-        self._running = False
-        self._last: dict[str, Any] = {}
-
-    def _send(self, report: dict[str, Any]) -> None:
-        data = (json.dumps(report, sort_keys=True) + "\n").encode("ascii")
-        with contextlib.suppress(OSError):
-            # The parent is gone: the loop's parent check exits the bus on its next tick.
-            os.write(self.fd, data)
-
-    def start(self) -> None:
-        """Say ready, then report the counters whenever they change."""
-        self._running = True
-        self._send({"event": "ready", "pid": os.getpid()})
-        threading.Thread(target=self._loop, name="status-reporter", daemon=True).start()
-
-    def _loop(self) -> None:
-        while self._running:
-            if os.getppid() != self._parent:
-                LOG.error("parent process %d is gone: exiting", self._parent)
-                self._running = False
-                self.bus.exit()
-                return
-            self.report()
-            time.sleep(self.interval)
-
-    def report(self) -> None:
-        """Send the counters if they changed since the last report."""
-        current = self.sample()
-        if current != self._last:
-            self._last = current
-            self._send({"event": "stats", "pid": os.getpid(), **current})
-
-    def stop(self) -> None:
-        """Send the final counters."""
-        self.report()
-        self._running = False
-
-
-if __name__ == "__main__":
-    from ciweb.cmd.api import worker_main
-
-    sys.exit(worker_main(sys.argv[1:]))

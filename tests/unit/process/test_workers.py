@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import sys
 import textwrap
 import time
@@ -14,7 +13,7 @@ import pytest
 
 from ciweb.conf import ConfigError
 from ciweb.process.bus import Bus
-from ciweb.process.workers import Backoff, Settings, Supervisor, request_limit
+from ciweb.process.workers import Settings, Supervisor
 from ciweb.wsgi.server import listen
 
 DEADLINE = 15.0
@@ -74,20 +73,6 @@ def make_supervisor(fake_worker: list[str]) -> Iterator[Callable[..., Supervisor
     yield make
     for supervisor in made:
         supervisor.stop()
-
-
-def test_backoff_doubles_while_workers_die_young_and_resets_after_a_stable_run() -> None:
-    backoff = Backoff(0.1, 1.0, stable_after=10.0)
-    assert [backoff.next_delay(0.5) for _ in range(5)] == [0.1, 0.2, 0.4, 0.8, 1.0]
-    assert backoff.next_delay(60.0) == 0.1
-
-
-def test_request_limit_adds_jitter_within_bounds_and_zero_means_never() -> None:
-    rng = random.Random(7)
-    limits = {request_limit(100, 10, rng) for _ in range(200)}
-    assert limits <= set(range(100, 111)) and len(limits) > 5
-    assert request_limit(0, 10, rng) is None
-    assert request_limit(5, 0, rng) == 5
 
 
 def test_start_waits_for_every_worker_and_binds_one_port(

@@ -11,11 +11,9 @@ once, kazoo connects in the background, retrying with exponential backoff, and t
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import os
-import socket
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -36,6 +34,7 @@ from kazoo.retry import KazooRetry
 import ciweb
 from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import zookeeper as zk_conf
+from ciweb.discovery.address import advertise_address, format_name, is_unspecified, parse_name
 
 if TYPE_CHECKING:
     from kazoo.interfaces import IHandler
@@ -43,12 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Registration",
-    "advertise_address",
     "conf_options",
     "discover",
-    "format_name",
     "make_handler",
-    "parse_name",
     "paste_registration_options",
 ]
 
@@ -59,128 +55,6 @@ DEFAULT_PATH = "/ciweb/servers"
 _DISCONNECTED = (ConnectionLoss, ConnectionClosedError, SessionExpiredError)
 # zc.zkzopeserver's paste keys, mapped onto the [zookeeper] option names.
 PASTE_ALIASES = {"zookeeper": "hosts"}
-_LOCALHOST_NAMES = frozenset({"localhost", "localhost.localdomain", "localhost6"})
-
-
-def _is_unspecified(host: str) -> bool:
-    if not host:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_unspecified
-    except ValueError:
-        return False
-
-
-def format_name(host: str, port: int) -> str:
-    """Return the node name of *host* and *port*: ``host:port``, ``[v6addr]:port``.
-
-    :param host: a host name or an IPv4/IPv6 address (IPv6 without brackets).
-    :param port: a TCP port, 1-65535.
-    :raises ValueError: on an empty or unspecified host or a bad port.
-    """
-    if _is_unspecified(host):
-        raise ValueError(f"host {host!r} is unspecified: advertise an address clients can dial")
-    if not 0 < port < 65536:
-        raise ValueError(f"port {port!r} is not in 1-65535")
-    host = host.strip("[]")
-    # RFC 3986 §3.2.2: an IPv6 literal in an authority is enclosed in brackets.
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_name(name: str) -> tuple[str, int]:
-    """Return ``(host, port)`` of a ``host:port`` or ``[v6addr]:port`` string.
-
-    The host may be empty (``:8080``), meaning every interface.
-
-    :param name: the address to parse.
-    :raises ValueError: naming the bad address.
-    """
-    host, sep, port_text = name.strip().rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ValueError(f"{name!r} is not host:port")
-    if host.startswith("["):
-        if not host.endswith("]"):
-            raise ValueError(f"{name!r}: unclosed bracket")
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError(f"{name!r}: put an IPv6 address in brackets, [addr]:port")
-    port = int(port_text)
-    if not 0 < port < 65536:
-        raise ValueError(f"{name!r}: port is not in 1-65535")
-    return host, port
-
-
-def _non_loopback(name: str) -> str | None:
-    try:
-        infos = socket.getaddrinfo(name, None, 0, socket.SOCK_STREAM)
-    except OSError:
-        return None
-    for info in infos:
-        address = str(info[4][0])
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not (ip.is_loopback or ip.is_unspecified or ip.is_link_local):
-            return address
-    return None
-
-
-def _routed_address(family: socket.AddressFamily, probe: str) -> str | None:
-    # Connecting a UDP socket sends nothing: the kernel only picks the source address of
-    # the route to *probe*, i.e. the address other hosts see.  Probes are documentation
-    # addresses (RFC 5737, RFC 3849), never contacted.
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.connect((probe, 9))
-            address = str(sock.getsockname()[0])
-    except OSError:
-        return None
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return None if ip.is_loopback or ip.is_unspecified else address
-
-
-def _default_host() -> str:
-    fqdn = socket.getfqdn()
-    # A name is better than an address (it survives renumbering) but only if it resolves to
-    # something other hosts can reach.
-    if fqdn and fqdn.lower() not in _LOCALHOST_NAMES and _non_loopback(fqdn):
-        return fqdn
-    address = (
-        _non_loopback(socket.gethostname())
-        or _routed_address(socket.AF_INET, "192.0.2.1")
-        or _routed_address(socket.AF_INET6, "2001:db8::1")
-    )
-    if address is None:
-        raise ConfigError(
-            "[zookeeper] advertise_host: the server listens on every interface and this "
-            "host has no resolvable non-loopback name or address; set advertise_host"
-        )
-    return address
-
-
-def advertise_address(
-    bind_host: str, port: int, advertise_host: str | None = None
-) -> tuple[str, int]:
-    """Return the ``(host, port)`` clients should dial for a server bound to *bind_host*.
-
-    Never returns 0.0.0.0 or ``::``: a wildcard bind is replaced by the fully qualified host
-    name, or the first non-loopback address of the host.
-
-    :param bind_host: the address the socket is bound to (``sock.getsockname()[0]``).
-    :param port: the bound port (the real one when 0 was asked for).
-    :param advertise_host: the operator's choice, which wins when set.
-    :raises ConfigError: when *advertise_host* is a wildcard or no address can be derived.
-    """
-    if advertise_host:
-        if _is_unspecified(advertise_host):
-            raise ConfigError(
-                f"[zookeeper] advertise_host = {advertise_host}: a wildcard address cannot "
-                "be dialled; name this host or one of its addresses"
-            )
-        return advertise_host.strip("[]"), port
-    if _is_unspecified(bind_host):
-        return _default_host(), port
-    return bind_host.split("%", 1)[0], port
-
-
 def make_handler(kind: str = "threading") -> IHandler:
     """Return a kazoo handler: ``"threading"`` (the default) or ``"eventlet"``.
 
@@ -302,7 +176,7 @@ class Registration:
         if monitor is not None:
             mhost, mport = monitor
             # A monitor listening on every interface is reached at the server's own address.
-            mhost = address[0] if _is_unspecified(mhost) else mhost
+            mhost = address[0] if is_unspecified(mhost) else mhost
             extra["monitor"] = format_name(mhost, mport)
         return cls(hosts, path, address, extra, **kwargs)
 

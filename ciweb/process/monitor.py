@@ -26,6 +26,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol
 
 import ciweb
+from ciweb.discovery.address import parse_name
 from ciweb.process.plugins import SimplePlugin
 
 if TYPE_CHECKING:
@@ -63,14 +64,13 @@ class Context(Protocol):
 def parse_address(value: str) -> tuple[str, int]:
     """Return ``(host, port)`` of ``HOST:PORT``, ``[V6]:PORT`` or ``:PORT`` (127.0.0.1).
 
+    Port 0 picks any free port.
+
     :param value: the ``[process] monitor_address`` value.
     :raises ValueError: naming the bad value.
     """
-    host, sep, port_text = value.strip().rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"monitor address {value!r} is not HOST:PORT")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port_text)
+    host, port = parse_name(value, port_zero=True)
+    return host or "127.0.0.1", port
 
 
 class MonitorConnection:

@@ -18,13 +18,11 @@ from kazoo.exceptions import KazooException
 
 import ciweb
 from ciweb.conf import ConfigError, load
+from ciweb.discovery.address import format_name, parse_name
 from ciweb.discovery.zookeeper import (
     Registration,
-    advertise_address,
     conf_options,
     discover,
-    format_name,
-    parse_name,
     paste_registration_options,
 )
 from tests.functional.zookeeper_server import ZooKeeperServer, free_port
@@ -55,37 +53,10 @@ def owner(client: KazooClient, path: str) -> int | None:
 # Addresses
 
 
-@pytest.mark.parametrize("bind_host", WILDCARDS)
-def test_a_wildcard_bind_is_advertised_as_a_dialable_host(bind_host: str) -> None:
-    host, port = advertise_address(bind_host, 9000)
-    assert host not in WILDCARDS and host not in ("::0", "0:0:0:0:0:0:0:0")
-    assert port == 9000
-
-
-@pytest.mark.parametrize("advertise_host", ["0.0.0.0", "::", "[::]"])
-def test_a_wildcard_advertise_host_is_refused(advertise_host: str) -> None:
-    with pytest.raises(ConfigError, match="advertise_host"):
-        advertise_address("127.0.0.1", 9000, advertise_host)
-
-
-def test_an_explicit_advertise_host_wins_over_the_bound_address() -> None:
-    assert advertise_address("0.0.0.0", 9000, "api.example.org") == ("api.example.org", 9000)
-    assert advertise_address("10.0.0.5", 9000) == ("10.0.0.5", 9000)
-
-
 @pytest.mark.parametrize("host", WILDCARDS)
 def test_a_registration_refuses_a_wildcard_address(host: str) -> None:
     with pytest.raises(ValueError, match="unspecified"):
         Registration("127.0.0.1:2181", "/x", (host, 9000), session_timeout=2)
-
-
-def test_ipv6_node_names_put_the_address_in_brackets() -> None:
-    assert format_name("::1", 8080) == "[::1]:8080"
-    assert format_name("127.0.0.1", 8080) == "127.0.0.1:8080"
-    assert parse_name("[::1]:8080") == ("::1", 8080)
-    assert parse_name(":8081") == ("", 8081)
-    with pytest.raises(ValueError, match="brackets"):
-        parse_name("::1:8080")
 
 
 def test_from_options_advertises_a_wildcard_monitor_at_the_servers_own_host() -> None:

@@ -74,5 +74,9 @@ def test_unknown_commands_bad_arguments_and_failures_are_answered(monitor: Monit
 def test_parse_address_defaults_the_host_to_loopback() -> None:
     assert parse_address(":0") == ("127.0.0.1", 0)
     assert parse_address("[::1]:8081") == ("::1", 8081)
-    with pytest.raises(ValueError, match="not HOST:PORT"):
+    with pytest.raises(ValueError, match="not host:port"):
         parse_address("localhost")
+    with pytest.raises(ValueError, match="brackets"):
+        parse_address("::1:8081")
+    with pytest.raises(ValueError, match="0-65535"):
+        parse_address("127.0.0.1:65536")

@@ -59,7 +59,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ciweb.api.app import make_store
-from ciweb.api.auth import Auth, AuthError, ForbiddenError, auth_from_paste
+from ciweb.api.auth import Auth, auth_from_paste
+from ciweb.api.tokens import AuthError, ForbiddenError
 from ciweb.ci.errors import NotFound
 from ciweb.ci.models import Build, ConsoleChunk, Tenant
 from ciweb.ci.store import Store

@@ -12,12 +12,13 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ciweb.api.auth import Auth, Identity
+from ciweb.api.auth import Auth
 from ciweb.api.controllers.reporting import (
     ReportingController,
     WriteController,
     parse_object,
 )
+from ciweb.api.tokens import Identity
 from ciweb.ci import admin, queries, validate
 from ciweb.ci.errors import ValidationError
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import webob
 import webob.exc
 
-from ciweb.api.auth import Auth, AuthError, ForbiddenError, Identity
+from ciweb.api.auth import Auth
+from ciweb.api.tokens import AuthError, ForbiddenError, Identity
 from ciweb.ci import admin, reporting, validate, writes
 from ciweb.ci.errors import Conflict, NotFound, QueryTimeout, ValidationError
 from ciweb.wsgi.router import JSON_CONTENT_TYPE, Controller, json_body

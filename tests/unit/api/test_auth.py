@@ -16,18 +16,18 @@ import webob
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ciweb.api import auth
+from ciweb.api import auth, tokens
 from ciweb.conf import ConfigError
 
 SECRET = "s" * 32
 OTHER_SECRET = "o" * 32
 
 
-def hs256(name: str = "ci", **kwargs: Any) -> auth.Authenticator:
+def hs256(name: str = "ci", **kwargs: Any) -> tokens.Authenticator:
     options: dict[str, Any] = {"issuer_id": f"iss-{name}", "client_id": f"client-{name}"}
     options.update(kwargs)
     options.setdefault("secret", SECRET)
-    return auth.Authenticator(name, **options)
+    return tokens.Authenticator(name, **options)
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -59,8 +59,8 @@ def bearer(value: str) -> webob.Request:
     return request(f"Bearer {value}")
 
 
-def error_of(a: auth.Auth, req: webob.Request) -> auth.AuthError:
-    with pytest.raises(auth.AuthError) as info:
+def error_of(a: auth.Auth, req: webob.Request) -> tokens.AuthError:
+    with pytest.raises(tokens.AuthError) as info:
         a.authenticate(req)
     return info.value
 
@@ -230,7 +230,7 @@ def test_zuuls_admin_claim_counts_as_admin(ci: auth.Auth) -> None:
 
 
 def test_authorize_is_forbidden_without_the_right(ci: auth.Auth) -> None:
-    with pytest.raises(auth.ForbiddenError) as info:
+    with pytest.raises(tokens.ForbiddenError) as info:
         ci.authorize(bearer(token()), "t1", "admin")
     response = info.value.json_response("req-1")
     assert response.status_code == 403
@@ -263,7 +263,7 @@ def test_a_401_names_the_error_and_challenges_per_rfc_6750(ci: auth.Auth) -> Non
 
 
 def test_the_challenge_quotes_the_realm_and_cleans_the_description() -> None:
-    error = auth.AuthError("IssuerUnknownError", "Unknown issuer 'x\"y'", 'r"e\\al')
+    error = tokens.AuthError("IssuerUnknownError", "Unknown issuer 'x\"y'", 'r"e\\al')
     assert error.challenge() == (
         'Bearer realm="r\\"e\\\\al", error="invalid_token", '
         "error_description=\"Unknown issuer 'x y'\""
@@ -273,16 +273,16 @@ def test_the_challenge_quotes_the_realm_and_cleans_the_description() -> None:
 def test_read_protection_needs_a_read_right_only_on_protected_tenants() -> None:
     a = auth.Auth([hs256()], read_protected=["secret"])
     assert a.read_identity(request(None), "open") is None
-    with pytest.raises(auth.AuthError):
+    with pytest.raises(tokens.AuthError):
         a.authorize_read(request(None), "secret")
-    with pytest.raises(auth.ForbiddenError):
+    with pytest.raises(tokens.ForbiddenError):
         a.authorize_read(bearer(token(ciweb={"read": ["open"]})), "secret")
     a.authorize_read(bearer(token(ciweb={"read": ["secret"]})), "secret")
     a.authorize_read(request(None), None)  # the tenant list stays open
 
 
 def check_read_error(a: auth.Auth, value: str | None, tenant: str) -> str:
-    with pytest.raises(auth.AuthError) as info:
+    with pytest.raises(tokens.AuthError) as info:
         a.check_read_token(value, tenant)
     return info.value.error
 
@@ -300,7 +300,7 @@ def test_a_read_token_outside_a_header_is_checked_only_for_protected_tenants() -
         "AuthTokenInvalidSignatureException"
     )
     assert check_read_error(a, token(iss="elsewhere"), "secret") == "IssuerUnknownError"
-    with pytest.raises(auth.ForbiddenError):
+    with pytest.raises(tokens.ForbiddenError):
         a.check_read_token(token(ciweb={"read": ["open"]}), "secret")
     identity = a.check_read_token(token(ciweb={"read": ["secret"]}), "secret")
     assert identity is not None and identity.uid == "alice"
@@ -311,7 +311,7 @@ def test_a_read_token_outside_a_header_is_checked_only_for_protected_tenants() -
 def test_a_read_token_and_a_bearer_header_get_the_same_answers() -> None:
     a = auth.Auth([hs256()], read_protected=["*"])
     for value in (token(exp=1), token(OTHER_SECRET), token(sub=None), "x.y.z"):
-        with pytest.raises(auth.AuthError) as header:
+        with pytest.raises(tokens.AuthError) as header:
             a.authorize_read(bearer(value), "t")
         assert check_read_error(a, value, "t") == header.value.error
 
@@ -319,7 +319,7 @@ def test_a_read_token_and_a_bearer_header_get_the_same_answers() -> None:
 def test_star_protects_every_tenant_and_the_tenant_list() -> None:
     a = auth.Auth([hs256()], read_protected=["*"])
     assert a.read_protected("any") and a.read_protected(None)
-    with pytest.raises(auth.AuthError):
+    with pytest.raises(tokens.AuthError):
         a.authorize_read(request(None), None)
     a.authorize_read(bearer(token(ciweb={})), None)
 
@@ -327,7 +327,7 @@ def test_star_protects_every_tenant_and_the_tenant_list() -> None:
 def test_readable_tenants_keep_the_order_and_only_what_the_token_reads() -> None:
     names = ["a", "b", "c"]
     every = auth.Auth([hs256()], read_protected=["*"])
-    with pytest.raises(auth.AuthError):
+    with pytest.raises(tokens.AuthError):
         every.readable_tenants(request(None), names)
     assert every.readable_tenants(bearer(token(ciweb={"read": ["c", "a"]})), names) == ["a", "c"]
     assert every.readable_tenants(bearer(token(zuul={"admin": "*"})), names) == names

@@ -12,7 +12,7 @@ import pytest
 import webob
 from sqlalchemy import func, select, text
 
-from ciweb.api import auth
+from ciweb.api import auth, tokens
 from ciweb.api.app import ApiApplication
 from ciweb.api.context import ApiContext
 from ciweb.api.controllers.admin import make_write_controllers
@@ -63,7 +63,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 def authenticator() -> auth.Auth:
     return auth.Auth(
-        [auth.Authenticator("ci", issuer_id=ISSUER, client_id=AUDIENCE, secret=SECRET)],
+        [tokens.Authenticator("ci", issuer_id=ISSUER, client_id=AUDIENCE, secret=SECRET)],
         read_protected=["other"],
     )
 

@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from oslo_config import cfg
@@ -83,22 +83,24 @@ def _configure_logging(conf: cfg.ConfigOpts) -> None:
     LOG.debug("%s", description)
 
 
-def read_settings(args: Sequence[str]) -> tuple[cfg.ConfigOpts, Settings]:
-    """Parse the options and check everything a worker will build; return both.
+def read_settings(args: Sequence[str], conf: cfg.ConfigOpts | None = None) -> Settings:
+    """Check everything a worker will build from *args*; return the supervisor's settings.
 
     The pipeline is loaded once and a server built (not bound) from it, so that a broken
     ``ciweb.conf`` or paste ini fails here, in the parent, before any worker is replaced.
 
-    :param args: the command-line arguments (``--config-file ...``).
+    :param args: the command-line arguments (``--config-file ...``) workers get.
+    :param conf: the options already parsed from *args*; parsed again (a reload) if None.
     :raises ConfigError: naming the bad option or file.
     """
     from ciweb.process.workers import Settings
     from ciweb.wsgi.server import Server
 
-    conf = ciweb_conf.load(args, prog="ciweb-api")
+    if conf is None:
+        conf = ciweb_conf.load(args, prog="ciweb-api")
     Server.from_conf(load_pipeline(conf), conf)
     srv, process = conf.server, conf.process
-    return conf, Settings(
+    return Settings(
         conf_args=tuple(args),
         host=srv.bind_host,
         port=srv.bind_port,
@@ -166,6 +168,14 @@ def _start(bus: Bus) -> int:
     return 0
 
 
+def _claim_pid_file(bus: Bus, path: str) -> None:
+    # Claimed before the bus starts anything: with SO_REUSEPORT a second instance could
+    # otherwise bind the same port and take a share of its connections.
+    pid_file = PIDFile(bus, path)
+    pid_file.start()
+    bus.subscribe("exit", pid_file.exit, priority=90)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ciweb-api``: a supervising parent and its workers; return the exit status.
 
@@ -181,35 +191,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ciweb.wsgi.server import listen
 
     args = list(sys.argv[1:] if argv is None else argv)
+    bus = Bus()
     try:
         conf = ciweb_conf.load(args, prog="ciweb-api")
         _configure_logging(conf)
-        conf, settings = read_settings(args)
+        settings = read_settings(args, conf)
         zk_options = conf_options(conf)
+        supervisor = Supervisor(
+            bus, settings, prepare=functools.partial(read_settings, args), listen=listen
+        )
+        monitor = _monitor(conf, supervisor)
     except (ConfigError, cfg.Error) as exc:
         print(f"ciweb-api: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    bus = Bus()
-
-    def prepare() -> Settings:
-        return read_settings(args)[1]
-
-    supervisor = Supervisor(bus, settings, prepare=prepare, listen=listen)
-    try:
-        monitor = _monitor(conf, supervisor)
-    except ConfigError as exc:
-        print(f"ciweb-api: error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
     if conf.process.pid_file:
-        # Claimed before the bus starts anything: with SO_REUSEPORT a second instance
-        # could otherwise bind the same port and take a share of its connections.
-        pid_file = PIDFile(bus, conf.process.pid_file)
         try:
-            pid_file.start()
+            _claim_pid_file(bus, conf.process.pid_file)
         except PIDFileError as exc:
             print(f"ciweb-api: error: {exc}", file=sys.stderr)
             return 1
-        bus.subscribe("exit", pid_file.exit, priority=90)
     _subscribe_common(bus, conf, monitor)
     supervisor.subscribe()
     if zk_options["hosts"]:
@@ -233,6 +233,18 @@ def _inherited_socket(fd: int) -> socket.socket:
     return socket.socket(family, socket.SOCK_STREAM, fileno=fd)
 
 
+def _worker_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ciweb-api worker")
+    parser.add_argument("--slot", type=int, required=True)
+    parser.add_argument("--listen-fd", type=int, required=True)
+    parser.add_argument("--status-fd", type=int, required=True)
+    parser.add_argument("conf_args", nargs=argparse.REMAINDER)
+    ns = parser.parse_args(list(argv))
+    if ns.conf_args[:1] == ["--"]:
+        ns.conf_args = ns.conf_args[1:]
+    return ns
+
+
 def worker_main(argv: Sequence[str]) -> int:
     """Run one worker: serve the inherited socket until SIGTERM, reporting to the parent.
 
@@ -246,18 +258,12 @@ def worker_main(argv: Sequence[str]) -> int:
     from ciweb.process.worker import StatusReporter
     from ciweb.wsgi.server import Server
 
-    parser = argparse.ArgumentParser(prog="ciweb-api worker")
-    parser.add_argument("--slot", type=int, required=True)
-    parser.add_argument("--listen-fd", type=int, required=True)
-    parser.add_argument("--status-fd", type=int, required=True)
-    parser.add_argument("conf_args", nargs=argparse.REMAINDER)
-    ns = parser.parse_args(list(argv))
-    conf_args = ns.conf_args[1:] if ns.conf_args[:1] == ["--"] else ns.conf_args
+    ns = _worker_args(argv)
     # The parent handles these for the whole process group (a terminal's Ctrl-C included).
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
         signal.signal(sig, signal.SIG_IGN)
     try:
-        conf = ciweb_conf.load(conf_args, prog="ciweb-api")
+        conf = ciweb_conf.load(ns.conf_args, prog="ciweb-api")
         _configure_logging(conf)
         counter = RequestCounter(load_pipeline(conf))
         server = Server.from_conf(counter, conf, sock=_inherited_socket(ns.listen_fd))
@@ -309,31 +315,13 @@ class _SingleProcess:
         return {"status": "ok", "workers_ready": 1, "workers_wanted": 1}
 
 
-def server_runner(app: WSGIApplication, global_conf: dict[str, str], **local_conf: str) -> None:
-    """Serve *app* from a paste ``[server:...]`` section (``use = egg:ciweb#main``).
-
-    One process, as zc.zkzopeserver: local keys are ``[server]`` options (``host``/``port``
-    are accepted for ``bind_host``/``bind_port``), plus zc.zkzopeserver's ``zookeeper =``
-    (hosts), ``path =`` and ``monitor_server = [host]:port`` and the other ``[zookeeper]``
-    option names.  ``config_file`` in the section or in ``[DEFAULT]`` names a ciweb.conf
-    whose ``[server]``, ``[ssl]`` and ``[zookeeper]`` values apply first.  SIGTERM/SIGINT
-    drain and return; SIGUSR1 reopens log files.
-
-    :param app: the application paste built.
-    :param global_conf: paste's ``[DEFAULT]`` values.
-    :param local_conf: the section's keys.
-    """
-    _monkey_patch()
+def _runner_conf(
+    global_conf: Mapping[str, str], local_conf: Mapping[str, str]
+) -> tuple[cfg.ConfigOpts, dict[str, Any]]:
+    """Read a ``[server:...]`` section, configure logging; return its options and ZooKeeper's."""
     from ciweb.conf import server as server_opts
     from ciweb.conf import zookeeper as zk_opts
-    from ciweb.discovery.zookeeper import (
-        PASTE_ALIASES,
-        make_handler,
-        paste_registration_options,
-    )
-    from ciweb.process.monitor import MonitorPlugin, MonitorServer
-    from ciweb.process.servers import RequestCounter, ServersPlugin, ZooKeeperPlugin
-    from ciweb.wsgi.server import Server
+    from ciweb.discovery.zookeeper import PASTE_ALIASES, paste_registration_options
 
     local = dict(local_conf)
     config_file = local.pop("config_file", None) or global_conf.get("config_file")
@@ -360,6 +348,30 @@ def server_runner(app: WSGIApplication, global_conf: dict[str, str], **local_con
         level=conf.process.log_level,
         log_format=conf.process.log_format,
     )
+    return conf, zk_options
+
+
+def server_runner(app: WSGIApplication, global_conf: dict[str, str], **local_conf: str) -> None:
+    """Serve *app* from a paste ``[server:...]`` section (``use = egg:ciweb#main``).
+
+    One process, as zc.zkzopeserver: local keys are ``[server]`` options (``host``/``port``
+    are accepted for ``bind_host``/``bind_port``), plus zc.zkzopeserver's ``zookeeper =``
+    (hosts), ``path =`` and ``monitor_server = [host]:port`` and the other ``[zookeeper]``
+    option names.  ``config_file`` in the section or in ``[DEFAULT]`` names a ciweb.conf
+    whose ``[server]``, ``[ssl]`` and ``[zookeeper]`` values apply first.  SIGTERM/SIGINT
+    drain and return; SIGUSR1 reopens log files.
+
+    :param app: the application paste built.
+    :param global_conf: paste's ``[DEFAULT]`` values.
+    :param local_conf: the section's keys.
+    """
+    _monkey_patch()
+    from ciweb.discovery.zookeeper import make_handler
+    from ciweb.process.monitor import MonitorPlugin, MonitorServer
+    from ciweb.process.servers import RequestCounter, ServersPlugin, ZooKeeperPlugin
+    from ciweb.wsgi.server import Server
+
+    conf, zk_options = _runner_conf(global_conf, local_conf)
     counter = RequestCounter(app)
     server = Server.from_conf(counter, conf)
     server.bind()

@@ -41,28 +41,23 @@ so a slow viewer never grows the server's memory.
 The websocket framing is eventlet's (:class:`eventlet.websocket.WebSocketWSGI`), imported on
 the first upgrade only: eventlet stays out of every other host's import path
 (ARCHITECTURE.md).  Under another WSGI host the path answers 501 in JSON.
+
+This module is the filter: which requests become streams, and how many at once.  What one
+stream does, from the first message to the close frame, is :mod:`ciweb.api.console_session`.
 """
 
 from __future__ import annotations
 
-import codecs
-import dataclasses
-import json
 import logging
 import re
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from ciweb.api.app import make_store
 from ciweb.api.auth import Auth, auth_from_paste
-from ciweb.api.tokens import AuthError, ForbiddenError
-from ciweb.ci.errors import NotFound
-from ciweb.ci.models import Build, ConsoleChunk, Tenant
+from ciweb.api.console_session import Handler, Limits
 from ciweb.ci.store import Store
 from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import console as console_conf
@@ -78,18 +73,7 @@ __all__ = ["ConsoleStream", "filter_factory"]
 
 TENANT_PATH = re.compile(r"^/api/tenant/(?P<tenant>[^/]+)/console-stream/?$")
 WHITELABEL_PATH = re.compile(r"^/api/console-stream/?$")
-FINGER_READ = 1024  # zuul-web forwards reads of up to 1024 bytes (reference §2)
-MAX_FRAME_CHARS = 16 * 1024  # reported chunks (up to 1 MiB) are sent in frames this size
 MAX_INCOMING = 64 * 1024  # the client only ever sends one small JSON request
-# RFC 6455 §5.5: a control frame carries at most 125 bytes, 2 of them the close code.
-MAX_REASON_BYTES = 123
-AUTHORIZATION_ERROR = "Authorization error"  # zuul-web's reason when the token lacks the right
-
-# RFC 6455 §7.4.1 and zuul-web's application codes.
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_BAD_REQUEST = 4000
-CLOSE_STREAM_ERROR = 4011
 
 
 class ConsoleStream:
@@ -144,7 +128,7 @@ class ConsoleStream:
         self.auth = auth if auth is not None else Auth()
         self.tenant = tenant or None
         self.max_streams = max_streams
-        self.limits = _Limits(
+        self.limits = Limits(
             poll_interval=poll_interval,
             read_batch=read_batch,
             idle_timeout=idle_timeout,
@@ -168,32 +152,9 @@ class ConsoleStream:
         tenant = self._tenant_of(environ.get("PATH_INFO") or "/")
         if tenant is None:
             return self.application(environ, start_response)
-        method = environ.get("REQUEST_METHOD", "GET")
-        if method == "OPTIONS":
-            start_response("204 No Content", [("Allow", "GET, OPTIONS")])
-            return []
-        if method != "GET":
-            return _json_error(
-                environ,
-                start_response,
-                "405 Method Not Allowed",
-                "console-stream answers GET (websocket) only",
-                [("Allow", "GET, OPTIONS")],
-            )
-        if not _is_upgrade(environ):
-            return _json_error(
-                environ,
-                start_response,
-                "400 Bad Request",
-                "console-stream is a websocket: send Upgrade: websocket",
-            )
-        if "eventlet.input" not in environ:
-            return _json_error(
-                environ,
-                start_response,
-                "501 Not Implemented",
-                "console-stream needs the eventlet server (ciweb-api)",
-            )
+        refused = _refuse_before_upgrade(environ, start_response)
+        if refused is not None:
+            return refused
         with self._lock:
             full = self._active >= self.max_streams
             if not full:
@@ -215,13 +176,13 @@ class ConsoleStream:
             with self._lock:
                 self._active -= 1
 
-    def handler_for(self, tenant: str, request_id: str | None = None) -> _Handler:
+    def handler_for(self, tenant: str, request_id: str | None = None) -> Handler:
         """Return the handler of one stream of *tenant*, sharing this filter's store and auth.
 
         :param tenant: the tenant whose build is streamed.
         :param request_id: the request's id, for the log.
         """
-        return _Handler(self.store, self.auth, tenant, self.limits, request_id)
+        return Handler(self.store, self.auth, tenant, self.limits, request_id)
 
     def _tenant_of(self, path: str) -> str | None:
         match = TENANT_PATH.match(path)
@@ -231,7 +192,7 @@ class ConsoleStream:
             return self.tenant
         return None
 
-    def _websocket(self, handler: _Handler) -> Any:
+    def _websocket(self, handler: Handler) -> Any:
         if self._websocket_class is None:
             # Imported on first use: only the eventlet host ever gets here (see module doc).
             from eventlet import websocket
@@ -240,278 +201,40 @@ class ConsoleStream:
         return self._websocket_class(handler, max_frame_length=MAX_INCOMING)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Limits:
-    """The frozen timing and size limits of every stream."""
+def _refuse_before_upgrade(
+    environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes] | None:
+    """Answer a request that cannot become a stream (not a websocket GET, or no eventlet).
 
-    poll_interval: float
-    read_batch: int
-    idle_timeout: float
-    first_message_timeout: float
-    send_timeout: float
-    heartbeat: float
-    finger_connect_timeout: float
-
-
-class _Closed(Exception):
-    """The viewer went away or is too slow: stop without a closing handshake."""
-
-
-class _Handler:
-    """Run one stream on an upgraded websocket (called by eventlet's WebSocketWSGI)."""
-
-    def __init__(
-        self, store: Store, auth: Auth, tenant: str, limits: _Limits, request_id: str | None
-    ) -> None:
-        import eventlet
-
-        self.eventlet = eventlet
-        self.store = store
-        self.auth = auth
-        self.tenant = tenant
-        self.limits = limits
-        self.request_id = request_id
-        self.gone = False
-        self.last_sent = time.monotonic()
-
-    def __call__(self, ws: Any) -> None:
-        """Read the request, pick the source and stream it; always end with a close frame."""
-        code, reason = CLOSE_NORMAL, "No more data"
-        try:
-            code, reason = self._serve(ws)
-        except _Closed:
-            LOG.info("console stream %s: viewer gone", self.request_id)
-            return
-        LOG.info("console stream %s closed: %s %s", self.request_id, code, reason)
-        ws.close(close_data=(code, _close_reason(reason)))
-
-    def _serve(self, ws: Any) -> tuple[int, str]:
-        request = self._first_message(ws)
-        if isinstance(request, tuple):
-            return request
-        # Before the lookup: a refused client must not learn whether the build exists.
-        refused = self._authorize(request.get("token"))
-        if refused is not None:
-            return refused
-        uuid = request["uuid"]
-        build = _find_build(self.store, self.tenant, uuid)
-        if build is None:
-            # zuul-web: unknown build and a build of another tenant look the same.
-            return CLOSE_STREAM_ERROR, "Build not found"
-        reader = self.eventlet.spawn(self._drain, ws)
-        try:
-            finger = _finger_address(build.artifacts)
-            if finger is not None and not _read_chunks(self.store, build.id, 0, 1)[0]:
-                return self._relay_finger(ws, uuid, finger)
-            if build.start_time is None and build.result is None:
-                return CLOSE_STREAM_ERROR, "Build did not start yet"
-            return self._follow(ws, build.id)
-        finally:
-            reader.kill()
-
-    def _first_message(self, ws: Any) -> dict[str, Any] | tuple[int, str]:
-        try:
-            with self.eventlet.Timeout(self.limits.first_message_timeout):
-                message = ws.wait()
-        except self.eventlet.Timeout:
-            return CLOSE_BAD_REQUEST, "No request received"
-        if message is None:
-            raise _Closed
-        try:
-            request = json.loads(message)
-        except (TypeError, ValueError):
-            return CLOSE_BAD_REQUEST, "Invalid request payload"
-        if not isinstance(request, dict):
-            return CLOSE_BAD_REQUEST, "Invalid request payload"
-        for key in ("uuid", "logfile"):
-            if key not in request:
-                return CLOSE_BAD_REQUEST, f"'{key}' missing from request payload"
-        if not isinstance(request["uuid"], str) or not request["uuid"]:
-            return CLOSE_BAD_REQUEST, "'uuid' must be a string"
-        if request.get("token") is not None and not isinstance(request["token"], str):
-            return CLOSE_BAD_REQUEST, "'token' must be a string"
-        return request
-
-    def _authorize(self, token: str | None) -> tuple[int, str] | None:
-        """Return the close of a refused token, or None when the tenant may be read."""
-        try:
-            identity = self.auth.check_read_token(token, self.tenant)
-        except AuthError as exc:
-            # zuul-web: close 4000 with the error name (reference/zuul-api.md §2).
-            LOG.info("console stream %s refused: %s", self.request_id, exc.error)
-            return CLOSE_BAD_REQUEST, exc.error
-        except ForbiddenError as exc:
-            LOG.info("console stream %s refused: %s", self.request_id, exc.description)
-            return CLOSE_BAD_REQUEST, AUTHORIZATION_ERROR
-        if identity is not None:
-            LOG.info("console stream %s: %s reads %s", self.request_id, identity.uid, self.tenant)
-        return None
-
-    def _drain(self, ws: Any) -> None:
-        # zuul-web ignores messages after the first; reading them notices the viewer leaving.
-        try:
-            while ws.wait() is not None:
-                pass
-        except OSError:
-            pass
-        self.gone = True
-
-    def _send(self, ws: Any, text: str) -> None:
-        """Send one frame, blocking while the viewer's socket is full (backpressure)."""
-        if self.gone:
-            raise _Closed
-        try:
-            with self.eventlet.Timeout(self.limits.send_timeout):
-                ws.send(text)
-        except (OSError, self.eventlet.Timeout):
-            raise _Closed from None
-        self.last_sent = time.monotonic()
-
-    def _ping(self, ws: Any) -> None:
-        heartbeat = self.limits.heartbeat
-        if heartbeat and time.monotonic() - self.last_sent >= heartbeat:
-            try:
-                with self.eventlet.Timeout(self.limits.send_timeout):
-                    ws.send(b"", control_code=0x9)  # RFC 6455 §5.5.2: ping
-            except (OSError, self.eventlet.Timeout):
-                raise _Closed from None
-            self.last_sent = time.monotonic()
-
-    def _follow(self, ws: Any, build_id: int) -> tuple[int, str]:
-        """Send the reported console text, then poll the database for more until the end.
-
-        :param build_id: the build's row id, resolved once when the stream started: a poll
-            is then one indexed read of ``console_chunks`` (build_id, sequence).
-        """
-        after, last_text = 0, time.monotonic()
-        while True:
-            chunks, end = _read_chunks(self.store, build_id, after, self.limits.read_batch)
-            for sequence, text in chunks:
-                after = sequence
-                for start in range(0, len(text), MAX_FRAME_CHARS):
-                    self._send(ws, text[start : start + MAX_FRAME_CHARS])
-            if end:
-                return CLOSE_NORMAL, "No more data"
-            if chunks:
-                last_text = time.monotonic()
-                if len(chunks) == self.limits.read_batch:
-                    continue  # more is waiting: read it now
-            else:
-                try:
-                    if self._finished(build_id, after):
-                        return CLOSE_NORMAL, "No more data"
-                except NotFound:
-                    return CLOSE_STREAM_ERROR, "Build not found"
-            if time.monotonic() - last_text >= self.limits.idle_timeout:
-                return CLOSE_GOING_AWAY, "Idle timeout"
-            if self.gone:
-                raise _Closed
-            self._ping(ws)
-            self.eventlet.sleep(self.limits.poll_interval)
-
-    def _finished(self, build_id: int, after: int) -> bool:
-        """Return whether the build has a result and no text after *after* is left.
-
-        :raises NotFound: when the build was deleted while it was followed.
-        """
-        with self.store.read() as session:
-            row = session.execute(select(Build.result).where(Build.id == build_id)).first()
-            if row is None:
-                raise NotFound("Build not found")
-            if row.result is None:
-                return False
-            # Text appended just before the result must still be sent: look once more.
-            left = session.scalar(
-                select(ConsoleChunk.id)
-                .where(ConsoleChunk.build_id == build_id, ConsoleChunk.sequence > after)
-                .limit(1)
-            )
-        return left is None
-
-    def _relay_finger(self, ws: Any, uuid: str, address: tuple[str, int]) -> tuple[int, str]:
-        """Relay Zuul's finger log streaming protocol: send the uuid, forward what comes."""
-        from eventlet.green import socket
-
-        try:
-            sock = socket.create_connection(address, timeout=self.limits.finger_connect_timeout)
-        except OSError as exc:
-            LOG.warning("console stream %s: finger %s:%s: %s", self.request_id, *address, exc)
-            return CLOSE_STREAM_ERROR, "Error with log streaming"
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        try:
-            sock.sendall(f"{uuid}\n".encode())
-            sock.settimeout(self.limits.idle_timeout)
-            while True:
-                try:
-                    data = sock.recv(FINGER_READ)
-                except TimeoutError:
-                    return CLOSE_GOING_AWAY, "Idle timeout"
-                except OSError:
-                    return CLOSE_NORMAL, "Remote error"
-                text = decoder.decode(data, final=not data)
-                if text:
-                    self._send(ws, text)
-                if not data:
-                    return CLOSE_NORMAL, "No more data"
-        finally:
-            sock.close()
-
-
-def _find_build(store: Store, tenant: str, uuid: str) -> Any:
-    """Return the build's id, start time, result and artifacts in one query, or None.
-
-    :param store: the CI store.
-    :param tenant: the tenant the build must belong to.
-    :param uuid: the build's uuid.
+    :returns: the answer's body, or None when the request may be upgraded.
     """
-    with store.read() as session:
-        return session.execute(
-            select(Build.id, Build.start_time, Build.result, Build.artifacts)
-            .join(Tenant, Tenant.id == Build.tenant_id)
-            .where(Tenant.name == tenant, Build.uuid == uuid)
-        ).first()
-
-
-def _read_chunks(
-    store: Store, build_id: int, after: int, limit: int
-) -> tuple[list[tuple[int, str]], bool]:
-    """Return up to *limit* ``(sequence, text)`` chunks after *after*, and whether the end
-    marker was among them.
-
-    :param store: the CI store.
-    :param build_id: the build's row id.
-    :param after: the last sequence already sent.
-    :param limit: most chunks returned.
-    """
-    with store.read() as session:
-        rows = session.execute(
-            select(ConsoleChunk.sequence, ConsoleChunk.text, ConsoleChunk.end)
-            .where(ConsoleChunk.build_id == build_id, ConsoleChunk.sequence > after)
-            .order_by(ConsoleChunk.sequence)
-            .limit(limit)
-        ).all()
-    return [(row.sequence, row.text) for row in rows], any(row.end for row in rows)
-
-
-def _finger_address(artifacts: Iterable[Mapping[str, Any]] | None) -> tuple[str, int] | None:
-    """Return the (host, port) of the first ``finger://`` artifact, or None."""
-    for artifact in artifacts or ():
-        url = artifact.get("url") or ""
-        if not url.startswith("finger://"):
-            continue
-        parsed = urllib.parse.urlsplit(url)
-        try:
-            port = parsed.port or 79  # RFC 1288: finger's port
-        except ValueError:
-            continue
-        if parsed.hostname:
-            return parsed.hostname, port
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method == "OPTIONS":
+        start_response("204 No Content", [("Allow", "GET, OPTIONS")])
+        return []
+    if method != "GET":
+        return _json_error(
+            environ,
+            start_response,
+            "405 Method Not Allowed",
+            "console-stream answers GET (websocket) only",
+            [("Allow", "GET, OPTIONS")],
+        )
+    if not _is_upgrade(environ):
+        return _json_error(
+            environ,
+            start_response,
+            "400 Bad Request",
+            "console-stream is a websocket: send Upgrade: websocket",
+        )
+    if "eventlet.input" not in environ:
+        return _json_error(
+            environ,
+            start_response,
+            "501 Not Implemented",
+            "console-stream needs the eventlet server (ciweb-api)",
+        )
     return None
-
-
-def _close_reason(reason: str) -> str:
-    """Return *reason* cut to the bytes a close frame holds, on a UTF-8 character boundary."""
-    return reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
 
 
 def _is_upgrade(environ: WSGIEnvironment) -> bool:

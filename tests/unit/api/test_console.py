@@ -16,7 +16,8 @@ import pytest
 import webob
 
 from ciweb.api.auth import mint_token
-from ciweb.api.console import ConsoleStream, _close_reason, filter_factory
+from ciweb.api.console import ConsoleStream, filter_factory
+from ciweb.api.console_session import _close_reason
 from ciweb.conf import ConfigError
 
 SECRET = "console-secret-" + "s" * 32

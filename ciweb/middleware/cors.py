@@ -68,6 +68,82 @@ def _tokens(option: str, values: Iterable[str]) -> list[str]:
     return out
 
 
+def _check_origins(origins: list[str]) -> None:
+    """Raise ConfigError unless every origin of a list (not ``*``) is a serialised origin."""
+    for origin in origins:
+        if origin == "*":
+            raise ConfigError("[cors] allowed_origin: * must stand alone")
+        if not _ORIGIN.match(origin.lower()):
+            raise ConfigError(f"[cors] allowed_origin: {origin!r} is not scheme://host[:port]")
+
+
+def _check_options(
+    methods: list[str],
+    credentials: bool,
+    origins: list[str],
+    headers: list[str],
+    exposed: list[str],
+    max_age: int,
+) -> None:
+    """Raise ConfigError naming the option with an unsupported or forbidden ``*``, or max_age.
+
+    :param methods: ``allow_methods``, upper-cased tokens.
+    :param credentials: ``allow_credentials``.
+    :param origins: ``allowed_origin``, stripped.
+    :param headers: ``allow_headers`` tokens.
+    :param exposed: ``expose_headers`` tokens.
+    :param max_age: ``max_age`` in seconds.
+    """
+    if "*" in methods:
+        raise ConfigError("[cors] allow_methods: list the methods; * is not supported")
+    if credentials:
+        _check_no_star_with_credentials(origins, headers, exposed)
+    if max_age < 0:
+        raise ConfigError("[cors] max_age must be >= 0")
+
+
+def _check_no_star_with_credentials(
+    origins: list[str], headers: list[str], exposed: list[str]
+) -> None:
+    """Raise ConfigError naming the first option that holds ``*`` next to credentials."""
+    # Fetch §3.2.5: with credentials, * is a literal, not a wildcard, in every
+    # CORS response header; refuse rather than silently echo anything.
+    for option, values in (
+        ("allowed_origin", origins),
+        ("allow_headers", headers),
+        ("expose_headers", exposed),
+    ):
+        if "*" in values:
+            raise ConfigError(
+                f"[cors] {option} = * cannot be combined with allow_credentials = true"
+            )
+
+
+def _extra_headers(
+    credentials: bool, methods: list[str], headers: list[str], exposed: list[str], max_age: int
+) -> tuple[_HeaderList, _HeaderList]:
+    """Return the constant CORS fields of an actual response and of an allowed preflight.
+
+    :param credentials: ``allow_credentials``.
+    :param methods: ``allow_methods``.
+    :param headers: ``allow_headers``.
+    :param exposed: ``expose_headers``.
+    :param max_age: ``max_age`` in seconds.
+    """
+    common: _HeaderList = []
+    if credentials:
+        common.append(("Access-Control-Allow-Credentials", "true"))
+    actual: _HeaderList = list(common)
+    if exposed:
+        actual.append(("Access-Control-Expose-Headers", ", ".join(exposed)))
+    preflight: _HeaderList = [*common, ("Access-Control-Max-Age", str(max_age))]
+    if methods:
+        preflight.append(("Access-Control-Allow-Methods", ", ".join(methods)))
+    if headers:
+        preflight.append(("Access-Control-Allow-Headers", ", ".join(headers)))
+    return actual, preflight
+
+
 def _add_vary_origin(headers: _HeaderList) -> _HeaderList:
     """Return *headers* with Origin added to Vary, extending an existing Vary."""
     for i, (name, value) in enumerate(headers):
@@ -113,49 +189,20 @@ class CORS:
         self._enabled = bool(origins)
         self._wildcard = origins == ["*"]
         if not self._wildcard:
-            for origin in origins:
-                if origin == "*":
-                    raise ConfigError("[cors] allowed_origin: * must stand alone")
-                if not _ORIGIN.match(origin.lower()):
-                    raise ConfigError(
-                        f"[cors] allowed_origin: {origin!r} is not scheme://host[:port]"
-                    )
+            _check_origins(origins)
         methods = [m.upper() for m in _tokens("allow_methods", allow_methods)]
         headers = _tokens("allow_headers", allow_headers)
         exposed = _tokens("expose_headers", expose_headers)
-        if "*" in methods:
-            raise ConfigError("[cors] allow_methods: list the methods; * is not supported")
-        if allow_credentials:
-            # Fetch §3.2.5: with credentials, * is a literal, not a wildcard, in every
-            # CORS response header; refuse rather than silently echo anything.
-            for option, values in (
-                ("allowed_origin", origins),
-                ("allow_headers", headers),
-                ("expose_headers", exposed),
-            ):
-                if "*" in values:
-                    raise ConfigError(
-                        f"[cors] {option} = * cannot be combined with allow_credentials = true"
-                    )
-        if max_age < 0:
-            raise ConfigError("[cors] max_age must be >= 0")
+        _check_options(methods, allow_credentials, origins, headers, exposed, max_age)
         self._origins = frozenset(o.lower() for o in origins)
         self._methods = frozenset(methods)
         self._any_header = "*" in headers
         self._headers = frozenset(h.lower() for h in headers if h != "*")
         self._credentials = allow_credentials
         # Precomputed header tuples; the origin is prepended per request in list mode.
-        common: _HeaderList = []
-        if allow_credentials:
-            common.append(("Access-Control-Allow-Credentials", "true"))
-        self._actual_extra: _HeaderList = list(common)
-        if exposed:
-            self._actual_extra.append(("Access-Control-Expose-Headers", ", ".join(exposed)))
-        self._preflight_extra: _HeaderList = [*common, ("Access-Control-Max-Age", str(max_age))]
-        if methods:
-            self._preflight_extra.append(("Access-Control-Allow-Methods", ", ".join(methods)))
-        if headers:
-            self._preflight_extra.append(("Access-Control-Allow-Headers", ", ".join(headers)))
+        self._actual_extra, self._preflight_extra = _extra_headers(
+            allow_credentials, methods, headers, exposed, max_age
+        )
         self._star: _HeaderList = [("Access-Control-Allow-Origin", "*")]
         self._star_actual = self._star + self._actual_extra
         self._star_preflight = self._star + self._preflight_extra

@@ -158,6 +158,26 @@ class _Body:
             close()
 
 
+def _usable_codings(encodings: Iterable[str]) -> list[str]:
+    """Return the codings of *encodings* this process can apply, in order.
+
+    :param encodings: the ``encodings`` option.
+    :raises ConfigError: on an unknown coding, or when none is left.
+    """
+    offered: list[str] = []
+    for coding in encodings:
+        coding = coding.strip().lower()
+        if coding not in ("br", "gzip"):
+            raise ConfigError(f"[compress] encodings: unknown coding {coding!r}")
+        if coding == "br" and brotli is None:
+            LOG.info("compress: the brotli module is not installed; offering gzip only")
+            continue
+        offered.append(coding)
+    if not offered:
+        raise ConfigError("[compress] encodings: no usable coding left")
+    return offered
+
+
 class Compress:
     """WSGI filter that applies a content coding to compressible responses."""
 
@@ -182,17 +202,7 @@ class Compress:
         :raises ConfigError: naming a bad option.
         """
         self.application = application
-        offered: list[str] = []
-        for coding in encodings:
-            coding = coding.strip().lower()
-            if coding not in ("br", "gzip"):
-                raise ConfigError(f"[compress] encodings: unknown coding {coding!r}")
-            if coding == "br" and brotli is None:
-                LOG.info("compress: the brotli module is not installed; offering gzip only")
-                continue
-            offered.append(coding)
-        if not offered:
-            raise ConfigError("[compress] encodings: no usable coding left")
+        offered = _usable_codings(encodings)
         if min_size < 0:
             raise ConfigError("[compress] min_size must be >= 0")
         if not 1 <= gzip_level <= 9:

@@ -164,9 +164,24 @@ def _project(name: str, kind: str) -> dict[str, Any]:
 
 
 def _variants(name: str) -> list[dict[str, Any]]:
-    parent, description, tags, extra = JOBS[name]
+    base = _base_variant(name)
+    out = [base]
+    for branches in JOBS[name][3]:
+        out.append(
+            {
+                **base,
+                "branches": branches,
+                "variant_description": f"branches: {', '.join(branches)}",
+                "source_context": {**base["source_context"], "branch": branches[0]},
+            }
+        )
+    return out
+
+
+def _base_variant(name: str) -> dict[str, Any]:
+    parent, description, tags, _ = JOBS[name]
     source = "example/config" if name == "base" else "zuul/zuul-jobs"
-    base: dict[str, Any] = {
+    return {
         "name": name,
         "branches": [],
         "parent": parent,
@@ -204,17 +219,6 @@ def _variants(name: str) -> list[dict[str, Any]]:
         "ansible_version": "9",
         "workspace_scheme": "golang",
     }
-    out = [base]
-    for branches in extra:
-        out.append(
-            {
-                **base,
-                "branches": branches,
-                "variant_description": f"branches: {', '.join(branches)}",
-                "source_context": {**base["source_context"], "branch": branches[0]},
-            }
-        )
-    return out
 
 
 CONFIG_ERRORS = [
@@ -444,45 +448,48 @@ def _bulk_rows(
         when = EPOCH + dt.timedelta(seconds=(first_build + i) * 30)
         if i % 3 == 0:
             ref_id = rng.choice(ref_ids)
-            buildsets.append(
-                {
-                    "id": bs_id,
-                    "tenant_id": tid,
-                    "uuid": _uuid(rng),
-                    "pipeline": rng.choice(["check", "gate", "post", "periodic"]),
-                    "result": rng.choice(RESULTS[:20]),
-                    "message": None,
-                    "event_id": None,
-                    "event_timestamp": when,
-                    "queue_item_uuid": None,
-                    "first_build_start_time": when,
-                    "last_build_end_time": when,
-                    "user_id": None,
-                    "parameters": None,
-                    "updated": when,
-                }
-            )
+            buildsets.append(_bulk_buildset(rng, tid, bs_id, when))
             links.append({"buildset_id": bs_id, "ref_id": ref_id})
-        builds.append(
-            {
-                "id": first_build + i,
-                "tenant_id": tid,
-                "buildset_id": bs_id,
-                "ref_id": ref_id,
-                "uuid": _uuid(rng),
-                "job_name": rng.choice(jobs),
-                "result": rng.choice(RESULTS),
-                "held": False,
-                "voting": True,
-                "final": True,
-                "start_time": when,
-                "end_time": when + dt.timedelta(seconds=rng.randint(60, 3600)),
-                "execute_time": when,
-                "log_url": f"{LOG_HOST}/bench/{first_build + i}/",
-                "nodeset": "ubuntu-noble",
-                "error_detail": None,
-                "artifacts": [],
-                "provides": [],
-            }
-        )
+        ids = {"id": first_build + i, "tenant_id": tid, "buildset_id": bs_id, "ref_id": ref_id}
+        builds.append({**ids, **_bulk_build(rng, jobs, first_build + i, when)})
     return buildsets, links, builds
+
+
+def _bulk_buildset(rng: random.Random, tid: int, bs_id: int, when: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": bs_id,
+        "tenant_id": tid,
+        "uuid": _uuid(rng),
+        "pipeline": rng.choice(["check", "gate", "post", "periodic"]),
+        "result": rng.choice(RESULTS[:20]),
+        "message": None,
+        "event_id": None,
+        "event_timestamp": when,
+        "queue_item_uuid": None,
+        "first_build_start_time": when,
+        "last_build_end_time": when,
+        "user_id": None,
+        "parameters": None,
+        "updated": when,
+    }
+
+
+def _bulk_build(
+    rng: random.Random, jobs: list[str], build_id: int, when: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "uuid": _uuid(rng),
+        "job_name": rng.choice(jobs),
+        "result": rng.choice(RESULTS),
+        "held": False,
+        "voting": True,
+        "final": True,
+        "start_time": when,
+        "end_time": when + dt.timedelta(seconds=rng.randint(60, 3600)),
+        "execute_time": when,
+        "log_url": f"{LOG_HOST}/bench/{build_id}/",
+        "nodeset": "ubuntu-noble",
+        "error_detail": None,
+        "artifacts": [],
+        "provides": [],
+    }

@@ -104,21 +104,21 @@ def _pipeline(name: str, manager: str, driver: str, queues: list[Any]) -> dict[s
     }
 
 
-def status_document(rng: random.Random, host: str) -> dict[str, Any]:
-    """Return a status document with items in check and gate, running and queued jobs.
-
-    :param rng: seeded random source.
-    :param host: the code review host of the refs.
-    """
-    now = time.time()
-    check_items = []
+def _check_items(rng: random.Random, host: str, now: float) -> list[dict[str, Any]]:
+    """Return two independent check items, each with done, running and queued jobs."""
+    items = []
     for change in (1201, 1202):
         jobs = [
             _job(rng, n, "check", now, s)
             for n, s in zip(_QUEUED_JOBS, ("done", "running", "running", "queued"), strict=True)
         ]
-        check_items.append(_item(rng, "check", change, "example/project1", host, now, jobs))
-    gate_items = [
+        items.append(_item(rng, "check", change, "example/project1", host, now, jobs))
+    return items
+
+
+def _gate_items(rng: random.Random, host: str, now: float) -> list[dict[str, Any]]:
+    """Return two gate items of one shared queue, the second behind the first."""
+    items = [
         _item(
             rng,
             "gate",
@@ -131,8 +131,21 @@ def status_document(rng: random.Random, host: str) -> dict[str, Any]:
         for change in (1190, 1195)
     ]
     # A dependent pipeline: the second item is tested on top of the first.
-    gate_items[1]["item_ahead"] = gate_items[0]["id"]
-    gate_items[0]["items_behind"] = [gate_items[1]["id"]]
+    items[1]["item_ahead"] = items[0]["id"]
+    items[0]["items_behind"] = [items[1]["id"]]
+    return items
+
+
+def status_document(rng: random.Random, host: str) -> dict[str, Any]:
+    """Return a status document with items in check and gate, running and queued jobs.
+
+    :param rng: seeded random source.
+    :param host: the code review host of the refs.
+    """
+    now = time.time()
+    # Check's items draw from rng before gate's: the same seed, the same document.
+    check_items = _check_items(rng, host, now)
+    gate_items = _gate_items(rng, host, now)
     return {
         "zuul_version": "14.3.0",
         "last_reconfigured": int((now - 3600) * 1000),

@@ -28,6 +28,7 @@ from ciweb.ci.errors import NotMigrated
 from ciweb.ci.store import Store
 from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import database as database_conf
+from ciweb.wsgi.offload import run_blocking
 from ciweb.wsgi.router import Router
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ def make_store(options: Mapping[str, Any]) -> Store:
             max_overflow=options["max_overflow"],
             echo=options["echo"],
         )
-        return Store(engine, statement_timeout=options["statement_timeout"])
+        return Store(
+            engine, statement_timeout=options["statement_timeout"], offload=run_blocking
+        )
     except (ValueError, OSError) as exc:
         raise ConfigError(f"[database] {exc}") from None
 

@@ -77,7 +77,7 @@ def ensure_project_keys(store: Store, tenant: str, project: str) -> bool:
         project_id = find_project(session, tenant_id(session, tenant), project).id
         if session.get(ProjectKey, project_id) is not None:
             return False
-    material = generate(store.key_bits)
+    material = store.offload(generate, store.key_bits)
     with store.transaction() as session:
         if session.get(ProjectKey, project_id) is not None:
             return False  # another writer got there first

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,28 @@ def alembic_config(connection: Any = None) -> Config:
     return config
 
 
+def _call(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
 class Store:
     """Access to the CI database: migrations, read sessions and all-or-nothing write transactions.
 
     :param engine: the SQLAlchemy engine (see :func:`ciweb.ci.engine.make_engine`).
     :param key_bits: RSA size of new project secrets keys (4096 in production).
     :param statement_timeout: seconds before heavy history queries are cancelled; 0 for none.
+    :param offload: ``offload(function, *args)`` runs CPU-heavy work (key generation) and
+        returns its result; the server's :func:`ciweb.wsgi.offload.run_blocking` keeps it
+        off the event loop.  The default calls it directly.
     """
 
     def __init__(
-        self, engine: Engine, *, key_bits: int = 4096, statement_timeout: float = 30.0
+        self,
+        engine: Engine,
+        *,
+        key_bits: int = 4096,
+        statement_timeout: float = 30.0,
+        offload: Callable[..., Any] | None = None,
     ) -> None:
         if key_bits < 1024:
             raise ValueError("key_bits must be at least 1024")
@@ -65,6 +77,7 @@ class Store:
         self.engine = engine
         self.key_bits = key_bits
         self.statement_timeout = statement_timeout
+        self.offload: Callable[..., Any] = offload or _call
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_engine = engine.execution_options(ciweb_sqlite_begin="IMMEDIATE")
 

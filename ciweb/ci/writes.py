@@ -94,7 +94,7 @@ def upsert_project(
             session.flush()  # assigns row.id
             if session.get(ProjectKey, row.id) is None:
                 # None only if the project lost its keys since the read above (a race).
-                material = material or keys.generate(store.key_bits)
+                material = material or store.offload(keys.generate, store.key_bits)
                 session.add(_key_row(row.id, material))
                 LOG.info("generated keys of project %s in tenant %s", name, tenant)
     return {"name": name, **{k: fields[k] for k in ("canonical_name", "connection_name", "type")}}
@@ -108,7 +108,7 @@ def _new_key_material(store: Store, tenant: str, project: str) -> keys.KeyMateri
             .join(Project, Project.id == ProjectKey.project_id)
             .where(Project.tenant_id == tenant_id(session, tenant), Project.name == project)
         )
-    return None if found is not None else keys.generate(store.key_bits)
+    return None if found is not None else store.offload(keys.generate, store.key_bits)
 
 
 def _key_row(project_id: int, material: keys.KeyMaterial) -> ProjectKey:

@@ -95,7 +95,7 @@ def _private_key(path: str) -> object:
 
 def cmd_token(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> int:
     """Print a token signed for ``[auth_<name>]``: HS256 with its secret, or RS256 with a key."""
-    from ciweb.api import auth
+    from ciweb.api import auth, tokens
 
     if args.authenticator not in conf.auth.authenticators:
         raise _Usage(f"--authenticator: {args.authenticator!r} is not in [auth] authenticators")
@@ -128,7 +128,7 @@ def cmd_token(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> in
     try:
         # The token must pass the server's own check (e.g. a private key of another pair).
         authenticator.decode(token)
-    except auth.AuthError as exc:
+    except tokens.AuthError as exc:
         raise _Usage(f"the token fails [auth_{args.authenticator}]: {exc.description}") from None
     out.write(token + "\n")
     return EXIT_OK

@@ -47,7 +47,29 @@ MIN_RSA_BITS = 2048
 _NOT_DESCRIPTION_CHARS = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
-class AuthError(webob.exc.HTTPUnauthorized):
+class _TokenError:
+    """What the 401 and the 403 share: zuul-web's JSON answer with the RFC 6750 challenge."""
+
+    code: int
+    error: str
+    description: str
+    realm: str
+
+    def challenge(self) -> str:
+        """Return the ``WWW-Authenticate`` value."""
+        raise NotImplementedError
+
+    def json_response(self, request_id: str | None = None) -> webob.Response:
+        """Return the JSON answer: ``{error, description, realm, request_id}`` (zuul-web's keys)."""
+        return _json_response(
+            self.code,
+            {"error": self.error, "description": self.description, "realm": self.realm},
+            request_id,
+            [("WWW-Authenticate", self.challenge())],
+        )
+
+
+class AuthError(_TokenError, webob.exc.HTTPUnauthorized):
     """A missing or invalid token (401); :attr:`error` is Zuul's name for the failure."""
 
     def __init__(self, error: str, description: str, realm: str) -> None:
@@ -74,17 +96,8 @@ class AuthError(webob.exc.HTTPUnauthorized):
             f'Bearer realm={_quote(self.realm)}, error="invalid_token", error_description="{text}"'
         )
 
-    def json_response(self, request_id: str | None = None) -> webob.Response:
-        """Return the JSON answer: ``{error, description, realm, request_id}`` (zuul-web's keys)."""
-        return _json_response(
-            self.code,
-            {"error": self.error, "description": self.description, "realm": self.realm},
-            request_id,
-            [("WWW-Authenticate", self.challenge())],
-        )
 
-
-class ForbiddenError(webob.exc.HTTPForbidden):
+class ForbiddenError(_TokenError, webob.exc.HTTPForbidden):
     """A valid token without the right needed (403)."""
 
     def __init__(self, description: str, realm: str) -> None:
@@ -104,15 +117,6 @@ class ForbiddenError(webob.exc.HTTPForbidden):
     def challenge(self) -> str:
         """Return the ``WWW-Authenticate`` value (RFC 6750 §3.1, insufficient_scope)."""
         return f'Bearer realm={_quote(self.realm)}, error="insufficient_scope"'
-
-    def json_response(self, request_id: str | None = None) -> webob.Response:
-        """Return the JSON answer ``{error, description, realm, request_id}``."""
-        return _json_response(
-            self.code,
-            {"error": self.error, "description": self.description, "realm": self.realm},
-            request_id,
-            [("WWW-Authenticate", self.challenge())],
-        )
 
 
 def _quote(value: str) -> str:

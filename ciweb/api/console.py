@@ -62,7 +62,7 @@ from ciweb.ci.store import Store
 from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import console as console_conf
 from ciweb.conf import database as database_conf
-from ciweb.middleware.faults import JSON_CONTENT_TYPE, error_body
+from ciweb.middleware.faults import json_error
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -161,7 +161,7 @@ class ConsoleStream:
                 self._active += 1
         if full:
             LOG.warning("console stream refused: %s streams open", self.max_streams)
-            return _json_error(
+            return json_error(
                 environ,
                 start_response,
                 "503 Service Unavailable",
@@ -213,7 +213,7 @@ def _refuse_before_upgrade(
         start_response("204 No Content", [("Allow", "GET, OPTIONS")])
         return []
     if method != "GET":
-        return _json_error(
+        return json_error(
             environ,
             start_response,
             "405 Method Not Allowed",
@@ -221,14 +221,14 @@ def _refuse_before_upgrade(
             [("Allow", "GET, OPTIONS")],
         )
     if not _is_upgrade(environ):
-        return _json_error(
+        return json_error(
             environ,
             start_response,
             "400 Bad Request",
             "console-stream is a websocket: send Upgrade: websocket",
         )
     if "eventlet.input" not in environ:
-        return _json_error(
+        return json_error(
             environ,
             start_response,
             "501 Not Implemented",
@@ -241,19 +241,6 @@ def _is_upgrade(environ: WSGIEnvironment) -> bool:
     """Return whether the request asks for a websocket upgrade (RFC 6455 §4.2.1)."""
     connection = {p.strip().lower() for p in environ.get("HTTP_CONNECTION", "").split(",")}
     return "upgrade" in connection and environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-
-
-def _json_error(
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-    status: str,
-    description: str,
-    extra: list[tuple[str, str]] | None = None,
-) -> Iterable[bytes]:
-    body = error_body(status.split(" ", 1)[1], description, environ.get("ciweb.request_id"))
-    headers = [("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(body)))]
-    start_response(status, [*headers, *(extra or [])])
-    return [body]
 
 
 def filter_factory(

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import dashboard as dashboard_conf
-from ciweb.middleware.faults import JSON_CONTENT_TYPE, error_body
+from ciweb.middleware.faults import json_error
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -242,16 +242,9 @@ def _error(
     description: str,
     extra: list[tuple[str, str]] | None = None,
 ) -> Iterable[bytes]:
-    """Answer a JSON error in the faults filter's shape."""
-    body = error_body(status.split(" ", 1)[1], description, environ.get("ciweb.request_id"))
-    headers = [
-        ("Content-Type", JSON_CONTENT_TYPE),
-        ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
-        *(extra or []),
-    ]
-    start_response(status, headers)
-    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+    """Answer a JSON error in the faults filter's shape, never stored by a cache."""
+    no_store = [("Cache-Control", "no-store"), *(extra or [])]
+    return json_error(environ, start_response, status, description, no_store)
 
 
 def app_factory(global_conf: Mapping[str, str], **local_conf: str) -> StaticFiles:

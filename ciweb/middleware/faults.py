@@ -68,6 +68,26 @@ def error_body(
     return json_body(document)
 
 
+def json_error(
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    status: str,
+    description: str,
+    extra: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    """Answer a request with a JSON error in this filter's shape, from an application itself.
+
+    :param status: the status line, e.g. ``"404 Not Found"``; its reason is the ``error``.
+    :param description: what went wrong, for the client.
+    :param extra: further response headers.
+    """
+    body = error_body(status.split(" ", 1)[1], description, environ.get("ciweb.request_id"))
+    headers = [("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(body)))]
+    start_response(status, [*headers, *(extra or [])])
+    # RFC 9110 §9.3.2: the same header fields as GET, without content.
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
 def _http_error_response(
     exc: webob.exc.HTTPException, environ: WSGIEnvironment
 ) -> tuple[str, list[tuple[str, str]], bytes]:

@@ -23,7 +23,7 @@ from ciweb.ci.models import (
     ManagementEvent,
     Pipeline,
 )
-from ciweb.ci.queries import find_project
+from ciweb.ci.queries import find_autohold, find_project
 from ciweb.ci.store import Store, tenant_id, utcnow
 
 AUTOHOLD_FIELDS = frozenset({"job", "count", "change", "ref", "reason", "node_hold_expiration"})
@@ -100,12 +100,7 @@ def delete_autohold(store: Store, tenant: str, hold_id: int | str) -> None:
     """
     with store.transaction() as session:
         tid = tenant_id(session, tenant)
-        missing = NotFound(f"Hold request {hold_id} not found.")
-        # autoholds.id is an INTEGER column: a larger id names no request.
-        hold_pk = validate.id_param(hold_id, missing, maximum=validate.INT32_MAX)
-        hold = session.get(Autohold, hold_pk)
-        if hold is None or hold.tenant_id != tid:
-            raise missing
+        hold = find_autohold(session, tid, hold_id)
         session.delete(hold)
         _add_event(session, tid, "autohold-delete", {"id": hold.id})
 

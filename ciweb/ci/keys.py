@@ -65,6 +65,18 @@ def generate(bits: int = 4096, ssh_bits: int = SSH_KEY_BITS) -> KeyMaterial:
     )
 
 
+def key_row(project_id: int, material: KeyMaterial) -> ProjectKey:
+    """Return the ``project_keys`` row that stores *material* for the project *project_id*."""
+    return ProjectKey(
+        project_id=project_id,
+        secrets_private_pem=material.secrets_private_pem,
+        secrets_public_pem=material.secrets_public_pem,
+        ssh_private=material.ssh_private,
+        ssh_public=material.ssh_public,
+        created=utcnow(),
+    )
+
+
 def ensure_project_keys(store: Store, tenant: str, project: str) -> bool:
     """Give *project* its keys if it has none yet; return whether keys were created.
 
@@ -81,16 +93,7 @@ def ensure_project_keys(store: Store, tenant: str, project: str) -> bool:
     with store.transaction() as session:
         if session.get(ProjectKey, project_id) is not None:
             return False  # another writer got there first
-        session.add(
-            ProjectKey(
-                project_id=project_id,
-                secrets_private_pem=material.secrets_private_pem,
-                secrets_public_pem=material.secrets_public_pem,
-                ssh_private=material.ssh_private,
-                ssh_public=material.ssh_public,
-                created=utcnow(),
-            )
-        )
+        session.add(key_row(project_id, material))
     LOG.info("generated keys of project %s in tenant %s", project, tenant)
     return True
 

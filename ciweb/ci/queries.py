@@ -287,11 +287,19 @@ def autohold(store: Store, tenant: str, hold_id: int | str) -> dict[str, Any]:
         to another tenant).
     """
     with store.read() as session:
-        tid = tenant_id(session, tenant)
-        missing = NotFound(f"Hold request {hold_id} not found.")
-        # autoholds.id is an INTEGER column: a larger id names no request.
-        hold_pk = validate.id_param(hold_id, missing, maximum=validate.INT32_MAX)
-        hold = session.get(Autohold, hold_pk)
-        if hold is None or hold.tenant_id != tid:
-            raise missing
+        hold = find_autohold(session, tenant_id(session, tenant), hold_id)
         return serialize.autohold_to_dict(hold, tenant)
+
+
+def find_autohold(session: Session, tid: int, hold_id: int | str) -> Autohold:
+    """Return the autohold request *hold_id* of the tenant *tid*.
+
+    :raises NotFound: "Hold request N not found." (also when it belongs to another tenant).
+    """
+    missing = NotFound(f"Hold request {hold_id} not found.")
+    # autoholds.id is an INTEGER column: a larger id names no request.
+    hold_pk = validate.id_param(hold_id, missing, maximum=validate.INT32_MAX)
+    hold = session.get(Autohold, hold_pk)
+    if hold is None or hold.tenant_id != tid:
+        raise missing
+    return hold

@@ -95,7 +95,7 @@ def upsert_project(
             if session.get(ProjectKey, row.id) is None:
                 # None only if the project lost its keys since the read above (a race).
                 material = material or store.offload(keys.generate, store.key_bits)
-                session.add(_key_row(row.id, material))
+                session.add(keys.key_row(row.id, material))
                 LOG.info("generated keys of project %s in tenant %s", name, tenant)
     return {"name": name, **{k: fields[k] for k in ("canonical_name", "connection_name", "type")}}
 
@@ -109,17 +109,6 @@ def _new_key_material(store: Store, tenant: str, project: str) -> keys.KeyMateri
             .where(Project.tenant_id == tenant_id(session, tenant), Project.name == project)
         )
     return None if found is not None else store.offload(keys.generate, store.key_bits)
-
-
-def _key_row(project_id: int, material: keys.KeyMaterial) -> ProjectKey:
-    return ProjectKey(
-        project_id=project_id,
-        secrets_private_pem=material.secrets_private_pem,
-        secrets_public_pem=material.secrets_public_pem,
-        ssh_private=material.ssh_private,
-        ssh_public=material.ssh_public,
-        created=utcnow(),
-    )
 
 
 def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:

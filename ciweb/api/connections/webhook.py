@@ -41,7 +41,6 @@ from ciweb.wsgi.router import JSON_CONTENT_TYPE, Controller, json_body
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from ciweb.ci.store import Store
     from ciweb.wsgi.request import Request
 
 __all__ = [
@@ -200,13 +199,13 @@ def decode_payload(content_type: str, body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _header(req: Request, names: Sequence[str]) -> tuple[str, str] | None:
+def _first_header(req: Request, names: Sequence[str]) -> str | None:
     for name in names:
         value = req.headers.get(name)
         if value is not None:
             if not _PRINTABLE.match(value):
                 raise ValidationError(name, "must be 1-255 printable ASCII characters")
-            return name, value
+            return value
     return None
 
 
@@ -249,14 +248,12 @@ class WebhookController(Controller):
         conn = self.connection
         body = self._verified_body(req)
         payload = decode_payload(req.content_type, body)
-        found = _header(req, conn.event_headers)
-        if found is None:
+        event = _first_header(req, conn.event_headers)
+        if event is None:
             raise ValidationError(conn.event_headers[0], "header missing")
-        event = found[1]
-        delivery_header = _header(req, conn.delivery_headers)
         # Without a delivery id, the same bytes are the same delivery.
-        delivery = (
-            delivery_header[1] if delivery_header else f"sha256:{hashlib.sha256(body).hexdigest()}"
+        delivery = _first_header(req, conn.delivery_headers) or (
+            f"sha256:{hashlib.sha256(body).hexdigest()}"
         )
         summary, created = webhooks.record_event(
             conn.store,
@@ -317,16 +314,9 @@ class WebhookConnection(Connection):
     #: Headers stored with the event (never a credential).
     kept_headers: ClassVar[tuple[str, ...]] = ("User-Agent",)
 
-    def __init__(
-        self,
-        name: str,
-        options: Mapping[str, Any],
-        *,
-        driver: str,
-        store: Store,
-        section: str | None = None,
-    ) -> None:
-        super().__init__(name, options, driver=driver, store=store, section=section)
+    def __init__(self, name: str, options: Mapping[str, Any], **kwargs: Any) -> None:
+        """Check the secret and the size bound; see :class:`Connection` for the arguments."""
+        super().__init__(name, options, **kwargs)
         self.secret = read_secret(self, options)
         self.limit: int = options["max_body_size"]
         self.controller = WebhookController(self)

@@ -2,7 +2,8 @@
 
 ``app_factory`` builds the store once from the ``[database]`` options (ciweb.conf named by
 ``config_file``, local keys of the ``[app:...]`` section winning), refuses to start on a
-database that is not migrated, and wires the controllers into one :class:`ApiApplication`::
+database that is not migrated, builds the ``[connection <name>]`` connections, and wires the
+controllers into one :class:`ApiApplication`::
 
     [app:ciweb]
     use = egg:ciweb#main
@@ -26,7 +27,7 @@ from ciweb.api.routes import ReadControllers, make_mapper
 from ciweb.ci.engine import database_url, make_engine
 from ciweb.ci.errors import NotMigrated
 from ciweb.ci.store import Store
-from ciweb.conf import ConfigError, paste_options
+from ciweb.conf import ConfigError, config_files, paste_options
 from ciweb.conf import database as database_conf
 from ciweb.wsgi.offload import run_blocking
 from ciweb.wsgi.router import Router
@@ -34,9 +35,17 @@ from ciweb.wsgi.router import Router
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from ciweb.api.connections import Connection
     from ciweb.api.controllers.admin import WriteControllers
 
-__all__ = ["ApiApplication", "app_factory", "build_auth", "build_write_controllers", "make_store"]
+__all__ = [
+    "ApiApplication",
+    "app_factory",
+    "build_auth",
+    "build_connections",
+    "build_write_controllers",
+    "make_store",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -122,6 +131,21 @@ def build_auth(global_conf: Mapping[str, str], local_conf: Mapping[str, str]) ->
     return auth_from_paste(global_conf)
 
 
+def build_connections(global_conf: Mapping[str, str], store: Store) -> tuple[Connection, ...]:
+    """Return the connections of the ``[connection <name>]`` groups of ciweb.conf.
+
+    ``ciweb.api.connections`` plugs in here; the drivers come from the ``ciweb.connections``
+    entry point group.
+
+    :param global_conf: paste's global configuration; ``config_file`` names ciweb.conf.
+    :param store: the store the connections record webhook events into.
+    :raises ConfigError: naming the bad section or option.
+    """
+    from ciweb.api.connections import connections_from_config_files
+
+    return connections_from_config_files(config_files(global_conf), store=store)
+
+
 def build_write_controllers(context: ApiContext) -> WriteControllers | None:
     """Return the reporting and admin controllers; None serves the read API only.
 
@@ -161,6 +185,7 @@ def app_factory(global_conf: Mapping[str, str], **local_conf: str) -> ApiApplica
         database=types.MappingProxyType(dict(database)),
         global_conf=types.MappingProxyType(dict(global_conf)),
         auth=build_auth(global_conf, local_conf),
+        connections=build_connections(global_conf, store),
     )
     try:
         document = openapi.dump_document(openapi.load_document())
@@ -169,8 +194,9 @@ def app_factory(global_conf: Mapping[str, str], **local_conf: str) -> ApiApplica
     read = ReadControllers.build(context, openapi_document=document)
     router = Router(make_mapper(read, tenant=tenant, write=build_write_controllers(context)))
     LOG.info(
-        "API on %s%s",
+        "API on %s%s%s",
         store.engine.url.render_as_string(hide_password=True),
         f", whitelabel tenant {tenant}" if tenant else "",
+        "".join(f", connection {c.name} ({c.driver})" for c in context.connections),
     )
     return ApiApplication(router, context)

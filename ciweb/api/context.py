@@ -1,4 +1,5 @@
-"""What every API controller is given: the store, the options and the authorisation hooks.
+"""What every API controller is given: the store, the options, the authorisation hooks and
+the connections.
 
 One :class:`ApiContext` is built by :func:`ciweb.api.app.app_factory` and passed to each
 controller's constructor; nothing is global and nothing in it changes after start-up.
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from ciweb.api.connections import Connection
     from ciweb.ci.store import Store
     from ciweb.wsgi.request import Request
 
@@ -66,6 +68,7 @@ class ApiContext:
     :param global_conf: paste's global configuration (``config_file`` names ciweb.conf), for
         collaborators that read their own option group with ``ciweb.conf.paste_options``.
     :param auth: the authorisation hooks; None leaves every read open.
+    :param connections: the configured connections to code forges (``[connection <name>]``).
     """
 
     store: Store
@@ -73,6 +76,7 @@ class ApiContext:
     database: Mapping[str, Any] = dataclasses.field(default_factory=lambda: _EMPTY)
     global_conf: Mapping[str, str] = dataclasses.field(default_factory=lambda: _EMPTY)
     auth: AuthHooks | None = None
+    connections: Sequence[Connection] = ()
 
     def authorize_read(self, req: Request, tenant: str | None) -> None:
         """Raise an HTTP error unless *req* may read *tenant* (None: the API root).

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import routes
 
+from ciweb.api.connections import PATH_PREFIX as CONNECTION_PREFIX
 from ciweb.api.controllers.autoholds import AutoholdsController
 from ciweb.api.controllers.builds import BuildsController
 from ciweb.api.controllers.buildsets import BuildsetsController
 from ciweb.api.controllers.config_errors import ConfigErrorsController
+from ciweb.api.controllers.connections import ConnectionsController
 from ciweb.api.controllers.empty import EmptyController
 from ciweb.api.controllers.info import IndexController, InfoController
 from ciweb.api.controllers.jobs import JobsController
@@ -29,6 +31,9 @@ from ciweb.api.controllers.status import StatusController
 from ciweb.api.controllers.tenants import TenantsController
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ciweb.api.connections import Connection
     from ciweb.api.context import ApiContext
     from ciweb.api.controllers.admin import WriteControllers
 
@@ -37,6 +42,7 @@ __all__ = [
     "TENANT_PREFIX",
     "TENANT_ROUTES",
     "ReadControllers",
+    "connect_connection_routes",
     "connect_tenant_route",
     "connect_write_routes",
     "make_mapper",
@@ -51,7 +57,7 @@ ROOT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("info", "/api/info", "info", "info"),
     ("openapi", "/api/openapi.yaml", "openapi", "openapi"),
     ("tenants", "/api/tenants", "tenants", "tenants"),
-    ("connections", "/api/connections", "empty", "root_list"),
+    ("connections", "/api/connections", "connections", "connections"),
     ("components", "/api/components", "empty", "root_object"),
 )
 
@@ -96,6 +102,7 @@ class ReadControllers:
     info: InfoController
     openapi: OpenApiController
     tenants: TenantsController
+    connections: ConnectionsController
     status: StatusController
     builds: BuildsController
     buildsets: BuildsetsController
@@ -118,6 +125,7 @@ class ReadControllers:
             info=InfoController(context),
             openapi=OpenApiController(context, document=openapi_document),
             tenants=TenantsController(context),
+            connections=ConnectionsController(context),
             status=StatusController(context),
             builds=BuildsController(context),
             buildsets=BuildsetsController(context),
@@ -204,6 +212,7 @@ def make_mapper(
             whitelabel=tenant,
         )
     connect_write_routes(mapper, write)
+    connect_connection_routes(mapper, read.connections.context.connections)
     index = IndexController(read.info.context, route_map=route_map(mapper))
     mapper.connect("index", "/api", controller=index, action="index", conditions=GET)
     return mapper
@@ -248,6 +257,34 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
             action=action,
             conditions={"method": [method]},
         )
+    for name, suffix, action, method in _CONNECTION_REPORT_ROUTES:
+        mapper.connect(
+            name,
+            _CONNECTION_REPORT_PREFIX + suffix,
+            controller=controllers.connection_events,
+            action=action,
+            conditions={"method": [method]},
+        )
+
+
+def connect_connection_routes(mapper: routes.Mapper, connections: Sequence[Connection]) -> None:
+    """Connect each connection's own routes under ``/api/connection/<name>/``, as zuul-web
+    mounts a driver's web controller (``/api/connection/github/payload``).
+
+    The routes have no name: ``/api`` lists them no more than zuul-web's does.  A path under
+    an unknown connection matches nothing and is a 404.
+
+    :param mapper: the mapper.
+    :param connections: the configured connections.
+    """
+    for connection in connections:
+        for route in connection.web_routes():
+            mapper.connect(
+                f"{CONNECTION_PREFIX}{connection.name}/{route.path}",
+                controller=route.controller,
+                action=route.action,
+                conditions={"method": list(route.methods)},
+            )
 
 
 # (route name, path after TENANT_PREFIX, AdminController action, method): Zuul's admin API.
@@ -277,4 +314,10 @@ _REPORT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("report_config_errors", "/config-errors", "put_config_errors", "PUT"),
     ("report_events", "/events", "list_events", "GET"),
     ("report_event_ack", "/events/{event_id}/ack", "ack_event", "POST"),
+)
+_CONNECTION_REPORT_PREFIX = "/api/report/connection/{connection}"
+# (route name, path after _CONNECTION_REPORT_PREFIX, ConnectionEventsController action, method)
+_CONNECTION_REPORT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("report_connection_events", "/events", "list_events", "GET"),
+    ("report_connection_event_ack", "/events/{event_id}/ack", "ack_event", "POST"),
 )

@@ -318,3 +318,27 @@ class ConsoleChunk(Base):
     sequence: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     end: Mapped[bool] = mapped_column(Boolean)
+
+
+class WebhookEvent(Base):
+    """A code forge's webhook delivery to a connection, kept for the CI backend to read.
+
+    A redelivery (the forge's retry, or an operator's "redeliver") carries the same delivery
+    id: the unique constraint stores it once, even when two copies arrive at the same time.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("connection", "delivery"),
+        Index("ix_webhook_events_pending", "connection", "acknowledged", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    driver: Mapped[str] = mapped_column(String(64))
+    delivery: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(255))
+    headers: Mapped[dict[str, str]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received: Mapped[dt.datetime] = mapped_column(DateTime)
+    acknowledged: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ciweb.api.auth import Auth
+from ciweb.api.controllers.connections import ConnectionEventsController
 from ciweb.api.controllers.reporting import (
     ReportingController,
     WriteController,
@@ -144,11 +145,13 @@ class WriteControllers:
 
     reporting: ReportingController
     admin: AdminController
+    connection_events: ConnectionEventsController
     tenant: str | None = None
 
 
 def make_write_controllers(context: ApiContext) -> WriteControllers:
-    """Return the controllers of the write routes: ``reporting`` and ``admin``.
+    """Return the controllers of the write routes: ``reporting``, ``admin`` and the webhook
+    event feed ``connection_events``.
 
     :param context: the API context; its ``auth`` is the :class:`~ciweb.api.auth.Auth` that
         checks tokens (without one, every write is answered 401).
@@ -157,5 +160,6 @@ def make_write_controllers(context: ApiContext) -> WriteControllers:
     return WriteControllers(
         reporting=ReportingController(context, auth),
         admin=AdminController(context, auth),
+        connection_events=ConnectionEventsController(context, auth),
         tenant=context.tenant,
     )

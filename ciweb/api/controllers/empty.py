@@ -21,12 +21,7 @@ __all__ = ["EmptyController"]
 
 
 class EmptyController(ApiController):
-    """Answer ``[]`` for a known tenant, ``[]``/``{}`` at the root."""
-
-    def root_list(self, req: Request) -> list[Any]:
-        """Return ``[]`` (``/api/connections``)."""
-        self.context.authorize_read(req, None)
-        return []
+    """Answer ``[]`` for a known tenant, ``{}`` at the root."""
 
     def root_object(self, req: Request) -> dict[str, Any]:
         """Return ``{}`` (``/api/components``: no component registry)."""

@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     from ciweb.api.context import ApiContext
     from ciweb.wsgi.request import Request
 
-__all__ = ["ReportingController", "WriteController", "check_name", "check_uuid"]
+__all__ = [
+    "ReportingController",
+    "WriteController",
+    "check_name",
+    "check_uuid",
+    "decode_json",
+    "error_response",
+    "feed_query",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -86,16 +94,26 @@ def parse_json(req: Request) -> Any:
         raise webob.exc.HTTPUnsupportedMediaType(
             detail=f"Content-Type must be {JSON_MEDIA_TYPE}, not {req.content_type or 'none'}"
         )
+    return decode_json(req.body)
+
+
+def decode_json(data: bytes, field: str = "body") -> Any:
+    """Return the value of the UTF-8 JSON text *data*, refusing duplicate names and constants.
+
+    :param data: the bytes.
+    :param field: the field named by the errors.
+    :raises ValidationError: naming *field* for bytes that are not UTF-8 JSON.
+    """
     try:
         # RFC 8259 §8.1: JSON exchanged between systems is UTF-8.
-        text = req.body.decode("utf-8")
+        text = data.decode("utf-8")
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except UnicodeDecodeError:
-        raise ValidationError("body", "is not UTF-8") from None
+        raise ValidationError(field, "is not UTF-8") from None
     except RecursionError:
-        raise ValidationError("body", "is nested too deeply") from None
+        raise ValidationError(field, "is nested too deeply") from None
     except json.JSONDecodeError as exc:
-        raise ValidationError("body", f"invalid JSON: {exc}") from None
+        raise ValidationError(field, f"invalid JSON: {exc}") from None
 
 
 def parse_object(req: Request) -> dict[str, Any]:
@@ -107,6 +125,23 @@ def parse_object(req: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("body", "must be a JSON object")
     return data
+
+
+def feed_query(req: Request) -> dict[str, Any]:
+    """Return the query of an event feed: ``pending`` (default true), ``after_id`` (from
+    ``after``, default 0) and ``limit`` (default 100, at most 1000).
+
+    :raises ValidationError: naming an unknown or bad query parameter.
+    """
+    params = req.GET.dict_of_lists()
+    validate.check_keys(params, {"pending", "after", "limit"}, field="query")
+    pending = validate.param_bool(params, "pending")
+    limit = validate.param_int(params, "limit", 100) or 100
+    return {
+        "pending": True if pending is None else pending,
+        "after_id": validate.param_int(params, "after", 0) or 0,
+        "limit": min(limit, 1000),
+    }
 
 
 def error_response(req: Request, status: int, error: str, description: str, **extra: Any):
@@ -288,17 +323,7 @@ class ReportingController(WriteController):
     def list_events(self, req: Request, tenant: str) -> list[dict[str, Any]]:
         """List management events (``GET .../events?pending=&after=&limit=``), oldest first."""
         self._begin(req, tenant)
-        params = req.GET.dict_of_lists()
-        validate.check_keys(params, {"pending", "after", "limit"}, field="query")
-        pending = validate.param_bool(params, "pending")
-        limit = validate.param_int(params, "limit", 100) or 100
-        return admin.list_events(
-            self.store,
-            tenant,
-            pending=True if pending is None else pending,
-            after_id=validate.param_int(params, "after", 0) or 0,
-            limit=min(limit, 1000),
-        )
+        return admin.list_events(self.store, tenant, **feed_query(req))
 
     def ack_event(self, req: Request, tenant: str, event_id: str) -> dict[str, Any]:
         """Mark a management event as carried out (``POST .../events/{id}/ack``)."""

@@ -24,7 +24,7 @@ def test_an_empty_database_is_not_migrated_and_says_which_command_fixes_it(bare_
 
 def test_upgrade_brings_the_database_to_head(bare_store):
     bare_store.upgrade()
-    assert bare_store.current_revision() == bare_store.head_revision() == "0001"
+    assert bare_store.current_revision() == bare_store.head_revision() == "0002"
     bare_store.check_migrated()
 
 

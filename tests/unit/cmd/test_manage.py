@@ -50,9 +50,9 @@ def store_of(tmp_path: Path) -> Store:
 
 
 def test_db_upgrade_migrates_and_db_current_reports_it(conf: Path) -> None:
-    assert run(conf, "db", "current") == (1, "current none head 0001\n")
-    assert run(conf, "db", "upgrade") == (0, "database at revision 0001\n")
-    assert run(conf, "db", "current") == (0, "current 0001 head 0001\n")
+    assert run(conf, "db", "current") == (1, "current none head 0002\n")
+    assert run(conf, "db", "upgrade") == (0, "database at revision 0002\n")
+    assert run(conf, "db", "current") == (0, "current 0002 head 0002\n")
     assert run(conf, "db", "upgrade")[0] == 0  # idempotent
 
 
@@ -234,6 +234,6 @@ def test_the_console_script_runs(conf: Path) -> None:
         [*command, "--config-file", str(conf), "db", "current"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert done.returncode == 1 and done.stdout == "current none head 0001\n"
+    assert done.returncode == 1 and done.stdout == "current none head 0002\n"
     usage = subprocess.run([*command], capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "COMMAND" in usage.stderr

@@ -31,6 +31,6 @@ def test_an_unknown_tenant_is_404(app: Faults, suffix: str) -> None:
     assert error_of(get(app, f"/api/tenant/nope/{suffix}")) == "Unknown tenant"
 
 
-def test_components_and_connections_are_empty(app: Faults) -> None:
+def test_components_and_connections_without_connection_groups_are_empty(app: Faults) -> None:
     assert get(app, "/api/components").json == {}
     assert get(app, "/api/connections").json == []

@@ -36,9 +36,13 @@ OPTS: list[cfg.Opt] = [
         default=1000,
         min=1,
         max=100000,
-        help="Number of green threads, hence of client connections served at once by one "
-        "server. When the pool is full, idle keep-alive connections are closed to make room "
-        "and new connections wait in the listen queue. (nova: wsgi_default_pool_size)",
+        help="Number of green threads, hence of client connections (idle keep-alive ones "
+        "included) open at once in one worker. When the pool is full, a new client takes the "
+        "slot of one connection that waits on its client: the oldest request head arriving "
+        "for over a second (answered 408), else the oldest idle keep-alive connection, else "
+        "the oldest request head; connections with a request in progress are never closed, "
+        "and when every slot has one, new connections wait in the listen queue. An idle "
+        "connection costs about 25 KB of memory. (nova: wsgi_default_pool_size)",
     ),
     cfg.IntOpt(
         "max_request_line",

@@ -13,13 +13,16 @@ reader.  Every rule of ``shared/reference/http-hardening.md`` is enforced here:
 - every refused request gets a status line, a short body and a closed connection;
 - no traceback ever reaches the client.
 
-Limits live in a :class:`Limits` instance per server: eventlet's module globals
-(``MAX_HEADER_LINE`` and friends) are never read or written.
+Limits live in a :class:`~ciweb.wsgi.site.Limits` instance per server (re-exported here):
+eventlet's module globals (``MAX_HEADER_LINE`` and friends) are never read or written.
+Each connection keeps its state in the server's
+:class:`~ciweb.wsgi.connections.ConnectionTable` current, so that a full pool can pick a
+connection to close (:class:`Evicted`) without a scan.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -31,53 +34,36 @@ import webob.exc
 from eventlet import greenio
 
 from ciweb.wsgi import head
+from ciweb.wsgi.connections import (
+    STATE_CLOSE,
+    STATE_CLOSING,
+    STATE_HEAD,
+    STATE_IDLE,
+    STATE_REQUEST,
+    STATE_UPGRADED,
+    Connection,
+)
 from ciweb.wsgi.head import Refuse
-from ciweb.wsgi.response import ErrorStream, ResponseWriter
+from ciweb.wsgi.response import ResponseWriter
+from ciweb.wsgi.site import Limits, Site
 
 if TYPE_CHECKING:
-    import ssl
+    from _typeshed.wsgi import WSGIEnvironment
 
-    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
-
-__all__ = ["BadChunk", "BodyTooLarge", "HttpProtocol", "Limits", "Site", "StrictInput"]
+__all__ = [
+    "BadChunk",
+    "BodyTooLarge",
+    "Evicted",
+    "HttpProtocol",
+    "Limits",
+    "Site",
+    "StrictInput",
+]
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("ciweb.access")
 
-STATE_IDLE = eventlet.wsgi.STATE_IDLE
-STATE_REQUEST = eventlet.wsgi.STATE_REQUEST
-STATE_CLOSE = eventlet.wsgi.STATE_CLOSE
-# Accepted, first request not read yet: neither idle (never closed to make room) nor in flight.
-STATE_NEW = "new"
-# A connection an application took over (eventlet.websocket): closed by a graceful stop,
-# like an idle one, but never to make room in a full pool, since its client is active.
-STATE_UPGRADED = "upgraded"
-
 _MAX_BLANK_LINES = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Per-server request limits; each is the smallest size refused (0 disables the body one).
-
-    :param max_request_line: request line, bytes with CRLF (414).
-    :param max_header_line: one field line, bytes with CRLF (431).
-    :param max_header_fields: number of field lines (431).
-    :param max_header_size: all field lines, bytes with CRLFs (431).
-    :param max_body_size: request body, bytes (413); 0 for no limit.
-    :param header_timeout: seconds to receive a whole request head (and a TLS handshake).
-    :param keepalive_timeout: seconds an idle keep-alive connection waits for a request.
-    :param client_socket_timeout: seconds of each read or write while a body moves.
-    """
-
-    max_request_line: int = 8192
-    max_header_line: int = 16384
-    max_header_fields: int = 100
-    max_header_size: int = 65536
-    max_body_size: int = 16 * 1024 * 1024
-    header_timeout: float = 10.0
-    keepalive_timeout: float = 5.0
-    client_socket_timeout: float = 900.0
 
 
 class BodyTooLarge(webob.exc.HTTPRequestEntityTooLarge):
@@ -95,67 +81,12 @@ class _HeadTimeout(Exception):
     """The request head did not arrive within the deadline."""
 
 
-class Site:
-    """What every connection of one server shares: the application, limits and options.
+class Evicted(_HeadTimeout):
+    """Thrown into a connection's green thread to free its slot for a new client.
 
-    :param app: the WSGI application.
-    :param limits: the request limits.
-    :param keepalive: keep connections open between requests.
-    :param url_scheme: ``http`` or ``https``.
-    :param server_name: host name or address of the listening socket.
-    :param server_port: port of the listening socket.
-    :param ssl_context: wraps every accepted connection when set.
-    :param access_log: log one line per request to ``ciweb.access``.
-    :param access_log_format: the line's format (eventlet's keys).
-    :param pool_free: returns the number of free green threads (for ``ciweb.pool_free``).
+    A request head in progress is answered 408 (the server would not wait longer); an idle
+    keep-alive connection is closed.
     """
-
-    def __init__(
-        self,
-        app: WSGIApplication,
-        *,
-        limits: Limits,
-        keepalive: bool,
-        url_scheme: str,
-        server_name: str,
-        server_port: int,
-        ssl_context: ssl.SSLContext | None,
-        access_log: bool,
-        access_log_format: str,
-        pool_free: Callable[[], int],
-    ) -> None:
-        self.app = app
-        self.limits = limits
-        self.keepalive = keepalive
-        self.ssl_context = ssl_context
-        self.access_log = access_log
-        self.access_log_format = access_log_format
-        self.pool_free = pool_free
-        self.errors = ErrorStream()
-        self.stopping = False
-        self.base_environ: dict[str, Any] = {
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": url_scheme,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": server_name,
-            "SERVER_PORT": str(server_port),
-            "GATEWAY_INTERFACE": "CGI/1.1",
-        }
-        if url_scheme == "https":
-            self.base_environ["HTTPS"] = "on"
-        self._date_second = -1
-        self._date = ""
-
-    def date(self) -> str:
-        """Return the current IMF-fixdate, formatted at most once a second."""
-        now = int(time.time())
-        if now != self._date_second:
-            self._date = eventlet.wsgi.format_date_time(now)
-            self._date_second = now
-        return self._date
 
 
 class StrictInput(eventlet.wsgi.Input):
@@ -237,11 +168,11 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     server: Site
 
-    def __init__(self, conn_state: list[Any], site: Site) -> None:
-        """Serve *conn_state* (``[address, socket, state]``) until the connection closes."""
-        self.conn_state = conn_state
-        self.client_address = conn_state[0]
-        self.request = conn_state[1]
+    def __init__(self, conn: Connection, site: Site) -> None:
+        """Serve *conn* until the connection closes."""
+        self.conn = conn
+        self.client_address = conn.address
+        self.request = conn.socket
         self.server = site
         self.started = time.monotonic()
         self.requests = 0
@@ -250,6 +181,8 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.close_connection_forced = False
         self.upgraded = False
         self.requestline = ""
+        # Running now: from here on the server may tell this thread to make room.
+        self._set_state(STATE_HEAD)
         try:
             if self.setup_connection():
                 self.setup()
@@ -258,6 +191,9 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             LOG.debug("connection from %s ended: %r", self.client_address, exc)
         finally:
             self.finish()
+
+    def _set_state(self, state: str) -> None:
+        self.server.connections.set_state(self.conn, state)
 
     def setup_connection(self) -> bool:
         """Set socket options and complete the TLS handshake within the head deadline."""
@@ -272,7 +208,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             except (OSError, ValueError) as exc:
                 LOG.info("TLS handshake with %s failed: %s", self.client_address, exc)
                 return False
-        self.request = self.conn_state[1] = tls
+        self.request = self.conn.socket = tls
         return True
 
     def finish(self) -> None:
@@ -280,25 +216,28 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         try:
             if hasattr(self, "wfile"):
                 super().finish()
-            else:
-                greenio.shutdown_safe(self.request)
-                self.request.close()
         except OSError:
-            pass
-        self.conn_state[2] = STATE_CLOSE
+            pass  # a client gone, or one that reads nothing (the flush would block)
+        with contextlib.suppress(OSError):
+            greenio.shutdown_safe(self.request)
+        self.request.close()
+        self._set_state(STATE_CLOSE)
 
     def handle(self) -> None:
         """Serve requests until the connection is to be closed."""
-        # A connection accepted before a stop began gets its first request served (with
-        # "Connection: close"): nothing accepted is dropped silently.
-        while self.requests == 0 or not self.server.stopping:
+        while True:
             self.close_connection = True
             self.close_connection_forced = False
             self.handle_one_request()
             self.requests += 1
-            if self.close_connection or self.conn_state[2] == STATE_CLOSE:
+            if self.close_connection or self.conn.state in (STATE_CLOSE, STATE_CLOSING):
                 return
-            self.conn_state[2] = STATE_IDLE
+            if self.server.stopping and self.server.close_idle:
+                # A graceful stop closes idle connections; this one just became idle.
+                return
+            # Idle: a graceful stop that keeps idle connections (a worker handing over to
+            # its successor) answers the next request with "Connection: close" instead.
+            self._set_state(STATE_IDLE)
             # Fairness: a client whose next request is always ready when the last answer
             # is written would never make this green thread block, and the others would
             # wait (measured: p99 0.7 s for 32 clients).  Go to the back of the run queue.
@@ -327,13 +266,20 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         """Read one request head, check it, build the environ and run the application."""
         if not self._wait_for_request():
             return
-        self.conn_state[2] = STATE_REQUEST
+        if self.requests:
+            self._set_state(STATE_HEAD)
         self.request.settimeout(None)
         try:
             with eventlet.Timeout(self._head_deadline(), _HeadTimeout()):
                 environ = self._read_head()
         except Refuse as refusal:
             self._refuse(refusal)
+            return
+        except Evicted:
+            # The pool is full and this head is the slowest: RFC 9110 §15.5.9 408, if the
+            # socket takes it at once (the server is waiting for this slot).
+            timeout = Refuse("408 Request Timeout", "request head not received in time")
+            self._refuse(timeout, logging.DEBUG, write_timeout=0.0)
             return
         except _HeadTimeout:
             # RFC 9110 §15.5.9 408: the client was too slow to send its head.
@@ -347,6 +293,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             return
         if environ is None:
             return
+        self._set_state(STATE_REQUEST)
         self.request.settimeout(self.server.limits.client_socket_timeout)
         self.environ = environ
         self.handle_one_response()
@@ -442,14 +389,24 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     def _set_idle(self) -> None:
         # eventlet.websocket calls this when it takes the connection over.
         self.upgraded = True
-        self.conn_state[2] = STATE_UPGRADED
+        self._set_state(STATE_UPGRADED)
 
-    def _refuse(self, refusal: Refuse) -> None:
-        """Answer a refused head with a status line and a short body, then close."""
+    def _refuse(
+        self, refusal: Refuse, level: int = logging.INFO, write_timeout: float | None = None
+    ) -> None:
+        """Answer a refused head with a status line and a short body, then close.
+
+        :param refusal: the status and reason.
+        :param level: the level of the log line.
+        :param write_timeout: seconds the answer may take to leave (0: only if it can at
+            once); default the head deadline.
+        """
+        self._set_state(STATE_CLOSING)
+        site = self.server
         body = refusal.reason.encode("ascii") + b"\n"
-        head = [f"HTTP/1.1 {refusal.status}", f"Date: {self.server.date()}"]
-        head += [f"{k}: {v}" for k, v in refusal.headers]
-        head += [
+        lines = [f"HTTP/1.1 {refusal.status}", f"Date: {site.date()}"]
+        lines += [f"{k}: {v}" for k, v in refusal.headers]
+        lines += [
             "Content-Type: text/plain; charset=utf-8",
             f"Content-Length: {len(body)}",
             "Connection: close",
@@ -457,14 +414,20 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             "",
         ]
         self.close_connection = True
-        LOG.info(
+        LOG.log(
+            level,
             "refused request from %s: %s (%s)",
             self.client_address[0],
             refusal.status,
             refusal.reason,
         )
+        # A client that reads nothing must not hold this thread: the answer is small, a
+        # socket buffer takes it at once, and a full one gets the head deadline at most.
+        if write_timeout is None:
+            write_timeout = min(site.limits.header_timeout, site.limits.client_socket_timeout)
+        self.request.settimeout(write_timeout)
         try:
-            self.wfile.write("\r\n".join(head).encode("latin-1") + body)
+            self.wfile.write("\r\n".join(lines).encode("latin-1") + body)
             self.wfile.flush()
         except OSError:
             pass

@@ -29,15 +29,16 @@ with warnings.catch_warnings():
     from eventlet.green import socket as green_socket
     from eventlet.green import ssl as green_ssl
 
-from ciweb.wsgi.protocol import (
+from ciweb.wsgi.connections import (
+    STATE_HEAD,
     STATE_IDLE,
     STATE_NEW,
     STATE_REQUEST,
     STATE_UPGRADED,
-    HttpProtocol,
-    Limits,
-    Site,
+    Connection,
+    ConnectionTable,
 )
+from ciweb.wsgi.protocol import Evicted, HttpProtocol, Limits, Site
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -46,8 +47,14 @@ if TYPE_CHECKING:
 __all__ = ["Server", "make_ssl_context"]
 
 LOG = logging.getLogger(__name__)
-# What a graceful stop closes at once: idle keep-alive and taken-over (websocket) connections.
+# What a graceful stop closes at once: taken-over (websocket) connections, and idle
+# keep-alive ones unless they are left to their next request or their keep-alive timeout.
 _DRAINED_STATES = frozenset({STATE_IDLE, STATE_UPGRADED})
+_DRAINED_STATES_KEEP_IDLE = frozenset({STATE_UPGRADED})
+# Seconds between two log lines about connections closed to make room in a full pool.
+_EVICTION_LOG_INTERVAL = 60.0
+# Seconds between two looks for a connection to close when every slot serves a request.
+_FULL_POOL_POLL = 0.01
 
 _TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 # Errors of accept() that concern one client, not the listening socket.
@@ -136,6 +143,9 @@ class Server:
     """
 
     protocol_class = HttpProtocol
+    #: Seconds after which a request head still arriving counts as slow: when the pool is
+    #: full, such a head gives up its slot before an idle keep-alive connection does.
+    slow_head = 1.0
 
     def __init__(
         self,
@@ -172,7 +182,10 @@ class Server:
         self._address: tuple[str, int] | None = None
         self._site: Site | None = None
         self._acceptor: Any = None
-        self._connections: dict[int, list[Any]] = {}
+        self._accepting = False
+        self._table = ConnectionTable()
+        self._evicted = {STATE_HEAD: 0, STATE_IDLE: 0}
+        self._evicted_logged = -_EVICTION_LOG_INTERVAL
         self._stopped = eventlet.Event()
 
     @classmethod
@@ -294,12 +307,14 @@ class Server:
             access_log=self.access_log,
             access_log_format=self.access_log_format,
             pool_free=self.pool.free,
+            connections=self._table,
         )
         self._acceptor = eventlet.spawn(self._accept_loop, sock, self._site)
         LOG.info("serving on %s", self.url)
 
     def _accept_loop(self, sock: socket.socket, site: Site) -> None:
-        while True:
+        while not site.stopping:
+            self._accepting = True
             try:
                 client, address = sock.accept()
             except OSError as exc:
@@ -312,71 +327,127 @@ class Server:
                 if site.stopping:
                     return
                 raise
-            if self.pool.free() == 0:
-                # The pool is full: idle keep-alive connections make room for new clients
-                # (RFC 9112 §9.6 lets a server close an idle connection at any time).
-                self._close_idle()
-            # A new connection is not idle: closing it before it was read would drop it.
-            conn = [address, client, STATE_NEW]
-            key = id(conn)
-            self._connections[key] = conn
-            greenthread = self.pool.spawn(self.protocol_class, conn, site)
-            conn.append(greenthread)
-            greenthread.link(self._forget, key)
+            finally:
+                self._accepting = False
+            self._admit(client, address, site)
 
-    def _forget(self, _greenthread: Any, key: int) -> None:
-        self._connections.pop(key, None)
+    def _admit(self, client: socket.socket, address: Any, site: Site) -> None:
+        """Serve an accepted connection in a green thread, making room in a full pool."""
+        self._make_room()
+        conn = self._table.add(address, client)
+        greenthread = self.pool.spawn(self.protocol_class, conn, site)
+        conn.greenthread = greenthread
+        greenthread.link(self._forget, conn)
 
-    def _close_idle(self, states: frozenset[str] = frozenset({STATE_IDLE})) -> int:
-        closed = 0
-        for conn in list(self._connections.values()):
-            if conn[2] in states:
-                greenio.shutdown_safe(conn[1])
-                closed += 1
-        return closed
+    def _forget(self, _greenthread: Any, conn: Connection) -> None:
+        self._table.remove(conn)
 
-    def stop(self, timeout: float | None = None) -> None:
+    def _make_room(self) -> None:
+        """Return once the pool has a free green thread, closing one connection if needed.
+
+        Only one: a new client needs one slot (see :meth:`ConnectionTable.victim` for
+        which connection gives it up); its green thread ends before this returns.  When
+        every slot serves a request, wait for one to end or turn idle.
+        """
+        while self.pool.free() == 0:
+            victim = self._table.victim(self.slow_head)
+            if victim is not None:
+                self._evict(victim)
+            elif self._table.count(STATE_NEW):
+                eventlet.sleep(0)  # connections accepted just now: let them start
+            else:
+                eventlet.sleep(_FULL_POOL_POLL)
+
+    def _evict(self, victim: Connection) -> None:
+        self._evicted[victim.state] += 1
+        now = time.monotonic()
+        if now - self._evicted_logged >= _EVICTION_LOG_INTERVAL:
+            heads, idle = self._evicted[STATE_HEAD], self._evicted[STATE_IDLE]
+            LOG.log(
+                logging.WARNING if heads else logging.INFO,
+                "pool of %d full: closed %d slow request head(s) and %d idle keep-alive "
+                "connection(s) to admit new clients (logged at most every %.0f s)",
+                self.pool.size,
+                heads,
+                idle,
+                _EVICTION_LOG_INTERVAL,
+            )
+            self._evicted = {STATE_HEAD: 0, STATE_IDLE: 0}
+            self._evicted_logged = now
+        victim.greenthread.kill(Evicted())
+
+    def stop(self, timeout: float | None = None, *, close_idle: bool = True) -> None:
         """Stop gracefully: refuse new connections, finish in-flight requests, then close.
 
-        Idle keep-alive connections are closed at once; requests in progress get until
-        *timeout* (default: the server's ``graceful_timeout``) to finish and are answered
-        with ``Connection: close``; connections still busy after that are cut.
+        Requests in progress get until *timeout* (default: the server's
+        ``graceful_timeout``) to finish and are answered with ``Connection: close``;
+        connections still busy after that are cut.  Connections the kernel had queued
+        already are accepted and served.  Idle keep-alive connections are closed at once
+        with *close_idle*; without it (a worker handing its socket over to a successor),
+        each is left to its next request, answered with ``Connection: close``, or to its
+        keep-alive timeout, so that no client sending or waiting sees its connection cut.
 
         :param timeout: seconds to wait for in-flight requests.
+        :param close_idle: close idle keep-alive connections at once.
         """
-        if self._site is None:
+        site = self._site
+        if site is None:
             # Never started: nothing to drain, but wait() must not block forever.
             if self._socket is not None:
                 self._socket.close()
             if not self._stopped.ready():
                 self._stopped.send(None)
             return
-        if self._site.stopping:
+        if site.stopping:
             return
         timeout = self.graceful_timeout if timeout is None else timeout
-        self._site.stopping = True
+        site.stopping = True
+        site.close_idle = close_idle
         try:
-            if self._acceptor is not None:
+            if self._acceptor is not None and self._accepting:
+                # Only while it waits in accept(): a connection it holds is still served.
                 self._acceptor.kill()
             if self._socket is not None:
+                self._accept_queued(self._socket, site)
                 self._socket.close()
             LOG.info(
-                "stopped accepting on %s; draining %d connection(s)",
+                "stopped accepting on %s; draining %d connection(s)%s",
                 self.url,
-                len(self._connections),
+                len(self._table),
+                "" if close_idle else ", idle ones until their next request or timeout",
             )
-            self._drain(timeout)
+            self._drain(site, timeout)
         finally:
             self._stopped.send(None)
         LOG.info("stopped serving on %s", self.url)
 
-    def _drain(self, timeout: float) -> None:
+    def _accept_queued(self, sock: socket.socket, site: Site) -> None:
+        """Admit the connections already queued on *sock*, while there are free threads.
+
+        Closing the last descriptor of a listening socket resets what its queue holds;
+        this socket may be the last one (its slot is being removed, or the process stops).
+        At most ``backlog`` of them: on a socket shared with a successor, the successor
+        takes the rest.
+        """
+        sock.settimeout(0.001)
+        try:
+            for _ in range(self.backlog):
+                if self.pool.free() == 0:
+                    return
+                client, address = sock.accept()
+                self._admit(client, address, site)
+        except OSError:
+            return  # the queue is empty (a timeout), or the socket is gone
+
+    def _drain(self, site: Site, timeout: float) -> None:
+        closing = _DRAINED_STATES if site.close_idle else _DRAINED_STATES_KEEP_IDLE
         deadline = time.monotonic() + timeout
-        while self._connections and time.monotonic() < deadline:
+        while len(self._table) and time.monotonic() < deadline:
             # Connections that finish a request turn idle; close them as they do.
-            self._close_idle(_DRAINED_STATES)
+            for conn in self._table.in_states(closing):
+                greenio.shutdown_safe(conn.socket)
             eventlet.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        busy = list(self._connections.values())
+        busy = list(self._table)
         if busy:
             LOG.warning(
                 "graceful stop: cutting %d connection(s) still busy after %.1f s",
@@ -384,7 +455,8 @@ class Server:
                 timeout,
             )
         for conn in busy:
-            conn[3].kill()
+            if conn.greenthread is not None:
+                conn.greenthread.kill()
 
     def wait(self) -> None:
         """Block (the calling green thread) until the server has stopped."""
@@ -393,12 +465,12 @@ class Server:
     @property
     def in_flight(self) -> int:
         """Return the number of connections with a request in progress."""
-        return sum(1 for conn in self._connections.values() if conn[2] == STATE_REQUEST)
+        return self._table.count(STATE_REQUEST)
 
     @property
     def connections(self) -> int:
         """Return the number of open client connections."""
-        return len(self._connections)
+        return len(self._table)
 
 
 def listen(host: str, port: int, *, backlog: int = 128, reuse_port: bool = False) -> socket.socket:

@@ -1,0 +1,117 @@
+"""What the connections of one server share: its limits, application and options.
+
+Free of eventlet and of sockets: :class:`~ciweb.wsgi.server.Server` builds one :class:`Site`
+and every :class:`~ciweb.wsgi.protocol.HttpProtocol` reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from wsgiref.handlers import format_date_time
+
+from ciweb.wsgi.connections import ConnectionTable
+from ciweb.wsgi.response import ErrorStream
+
+if TYPE_CHECKING:
+    import ssl
+
+    from _typeshed.wsgi import WSGIApplication
+
+__all__ = ["Limits", "Site"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Per-server request limits; each is the smallest size refused (0 disables the body one).
+
+    :param max_request_line: request line, bytes with CRLF (414).
+    :param max_header_line: one field line, bytes with CRLF (431).
+    :param max_header_fields: number of field lines (431).
+    :param max_header_size: all field lines, bytes with CRLFs (431).
+    :param max_body_size: request body, bytes (413); 0 for no limit.
+    :param header_timeout: seconds to receive a whole request head (and a TLS handshake).
+    :param keepalive_timeout: seconds an idle keep-alive connection waits for a request.
+    :param client_socket_timeout: seconds of each read or write while a body moves.
+    """
+
+    max_request_line: int = 8192
+    max_header_line: int = 16384
+    max_header_fields: int = 100
+    max_header_size: int = 65536
+    max_body_size: int = 16 * 1024 * 1024
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
+    client_socket_timeout: float = 900.0
+
+
+class Site:
+    """What every connection of one server shares: the application, limits and options.
+
+    :param app: the WSGI application.
+    :param limits: the request limits.
+    :param keepalive: keep connections open between requests.
+    :param url_scheme: ``http`` or ``https``.
+    :param server_name: host name or address of the listening socket.
+    :param server_port: port of the listening socket.
+    :param ssl_context: wraps every accepted connection when set.
+    :param access_log: log one line per request to ``ciweb.access``.
+    :param access_log_format: the line's format (eventlet's keys).
+    :param pool_free: returns the number of free green threads (for ``ciweb.pool_free``).
+    :param connections: the server's connections, whose states the protocol keeps current.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        limits: Limits,
+        keepalive: bool,
+        url_scheme: str,
+        server_name: str,
+        server_port: int,
+        ssl_context: ssl.SSLContext | None,
+        access_log: bool,
+        access_log_format: str,
+        pool_free: Callable[[], int],
+        connections: ConnectionTable | None = None,
+    ) -> None:
+        self.app = app
+        self.limits = limits
+        self.keepalive = keepalive
+        self.ssl_context = ssl_context
+        self.access_log = access_log
+        self.access_log_format = access_log_format
+        self.pool_free = pool_free
+        self.connections = connections if connections is not None else ConnectionTable()
+        self.errors = ErrorStream()
+        # Set by a graceful stop: responses close their connection from then on.
+        self.stopping = False
+        # Whether that stop also closes idle keep-alive connections at once, or leaves each
+        # to its next request (answered, with "Connection: close") or its keep-alive timeout.
+        self.close_idle = True
+        self.base_environ: dict[str, Any] = {
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url_scheme,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": str(server_port),
+            "GATEWAY_INTERFACE": "CGI/1.1",
+        }
+        if url_scheme == "https":
+            self.base_environ["HTTPS"] = "on"
+        self._date_second = -1
+        self._date = ""
+
+    def date(self) -> str:
+        """Return the current IMF-fixdate, formatted at most once a second."""
+        now = int(time.time())
+        if now != self._date_second:
+            self._date = format_date_time(now)
+            self._date_second = now
+        return self._date

@@ -143,6 +143,15 @@ OPTS: list[cfg.Opt] = [
         max=127,
         help="TCP_KEEPCNT: unanswered probes before TCP drops the connection, where the OS has it.",
     ),
+    cfg.ListOpt(
+        "json_error_prefixes",
+        default=["/api"],
+        help="Path prefixes (whole segments) under which the errors the server answers by "
+        "itself, before or instead of the application (a malformed or oversized request, a "
+        "head too slow, an application that failed without an answer), are JSON "
+        '{"error": ..., "description": ...} rather than a line of plain text. "/" means '
+        "every path; empty: always plain text.",
+    ),
     cfg.BoolOpt(
         "access_log",
         default=True,

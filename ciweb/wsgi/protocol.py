@@ -181,6 +181,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.close_connection_forced = False
         self.upgraded = False
         self.requestline = ""
+        self.raw_requestline = b""
         # Running now: from here on the server may tell this thread to make room.
         self._set_state(STATE_HEAD)
         try:
@@ -264,6 +265,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def handle_one_request(self) -> None:
         """Read one request head, check it, build the environ and run the application."""
+        self.raw_requestline = b""
         if not self._wait_for_request():
             return
         if self.requests:
@@ -300,16 +302,16 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def _readline(self, limit: int, status: str, what: str) -> bytes:
         line: bytes = self.rfile.readline(limit)
-        if len(line) >= limit:
-            raise Refuse(status, f"{what} too long")
-        if line and not line.endswith(b"\n"):
-            raise Refuse("400 Bad Request", f"{what} ended without a line break")
+        _check_line(line, limit, status, what)
         return line
 
     def _read_request_line(self) -> head.RequestLine | None:
         limits = self.server.limits
         for _ in range(_MAX_BLANK_LINES + 1):
-            line = self._readline(limits.max_request_line, "414 URI Too Long", "request line")
+            line = self.rfile.readline(limits.max_request_line)
+            # Kept, even cut short, for a refusal to find the path it answers.
+            self.raw_requestline = line
+            _check_line(line, limits.max_request_line, "414 URI Too Long", "request line")
             if not line:
                 return None
             # RFC 9112 §2.2: empty lines before the request line are ignored.
@@ -396,6 +398,9 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     ) -> None:
         """Answer a refused head with a status line and a short body, then close.
 
+        The body is JSON under the site's ``json_error_prefixes`` (when the request line
+        got far enough to name a path), plain text otherwise.
+
         :param refusal: the status and reason.
         :param level: the level of the log line.
         :param write_timeout: seconds the answer may take to leave (0: only if it can at
@@ -403,11 +408,12 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         """
         self._set_state(STATE_CLOSING)
         site = self.server
-        body = refusal.reason.encode("ascii") + b"\n"
+        path = head.target_path(self.raw_requestline)
+        content_type, body = site.error_body(refusal.status, refusal.reason, path)
         lines = [f"HTTP/1.1 {refusal.status}", f"Date: {site.date()}"]
         lines += [f"{k}: {v}" for k, v in refusal.headers]
         lines += [
-            "Content-Type: text/plain; charset=utf-8",
+            f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
             "Connection: close",
             "",
@@ -437,6 +443,13 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     def handle_one_response(self) -> None:
         """Run the application and write its response."""
         ResponseWriter(self).run()
+
+
+def _check_line(line: bytes, limit: int, status: str, what: str) -> None:
+    if len(line) >= limit:
+        raise Refuse(status, f"{what} too long")
+    if line and not line.endswith(b"\n"):
+        raise Refuse("400 Bad Request", f"{what} ended without a line break")
 
 
 def _host_port(address: Any) -> tuple[str, str]:

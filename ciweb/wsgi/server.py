@@ -41,6 +41,8 @@ from ciweb.wsgi.connections import (
 from ciweb.wsgi.protocol import Evicted, HttpProtocol, Limits, Site
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from _typeshed.wsgi import WSGIApplication
     from oslo_config import cfg
 
@@ -138,6 +140,8 @@ class Server:
     :param graceful_timeout: seconds :meth:`stop` lets in-flight requests finish.
     :param access_log: log one line per request to ``ciweb.access``.
     :param access_log_format: that line's format.
+    :param json_error_prefixes: path prefixes under which the server's own error answers
+        (refused requests, a failed application) are JSON ``{"error", "description"}``.
     :param sock: an already bound and listening socket to serve instead of binding.
     :param pool: a green pool to use instead of a new one of *pool_size*.
     """
@@ -162,6 +166,7 @@ class Server:
         graceful_timeout: float = 30.0,
         access_log: bool = True,
         access_log_format: str = eventlet.wsgi.DEFAULT_LOG_FORMAT,
+        json_error_prefixes: Iterable[str] = (),
         sock: socket.socket | None = None,
         pool: eventlet.greenpool.GreenPool | None = None,
     ) -> None:
@@ -177,6 +182,7 @@ class Server:
         self.graceful_timeout = graceful_timeout
         self.access_log = access_log
         self.access_log_format = access_log_format
+        self.json_error_prefixes = tuple(json_error_prefixes)
         self.pool = pool if pool is not None else eventlet.greenpool.GreenPool(pool_size)
         self._socket = sock
         self._address: tuple[str, int] | None = None
@@ -234,6 +240,7 @@ class Server:
             "graceful_timeout": srv.graceful_shutdown_timeout,
             "access_log": srv.access_log,
             "access_log_format": srv.access_log_format,
+            "json_error_prefixes": srv.json_error_prefixes,
         }
         options.update(kwargs)
         return cls(app, **options)
@@ -308,6 +315,7 @@ class Server:
             access_log_format=self.access_log_format,
             pool_free=self.pool.free,
             connections=self._table,
+            json_error_prefixes=self.json_error_prefixes,
         )
         self._acceptor = eventlet.spawn(self._accept_loop, sock, self._site)
         LOG.info("serving on %s", self.url)

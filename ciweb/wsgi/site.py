@@ -7,8 +7,9 @@ and every :class:`~ciweb.wsgi.protocol.HttpProtocol` reads it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.handlers import format_date_time
 
@@ -61,6 +62,8 @@ class Site:
     :param access_log_format: the line's format (eventlet's keys).
     :param pool_free: returns the number of free green threads (for ``ciweb.pool_free``).
     :param connections: the server's connections, whose states the protocol keeps current.
+    :param json_error_prefixes: path prefixes under which the server's own error answers
+        (refused heads, a failed application) are JSON rather than plain text.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class Site:
         access_log_format: str,
         pool_free: Callable[[], int],
         connections: ConnectionTable | None = None,
+        json_error_prefixes: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.limits = limits
@@ -86,6 +90,7 @@ class Site:
         self.access_log_format = access_log_format
         self.pool_free = pool_free
         self.connections = connections if connections is not None else ConnectionTable()
+        self.json_error_prefixes = tuple(p.rstrip("/") for p in json_error_prefixes if p)
         self.errors = ErrorStream()
         # Set by a graceful stop: responses close their connection from then on.
         self.stopping = False
@@ -115,3 +120,21 @@ class Site:
             self._date = format_date_time(now)
             self._date_second = now
         return self._date
+
+    def error_body(self, status: str, description: str, path: str | None) -> tuple[str, bytes]:
+        """Return the content type and body of an error the server answers by itself.
+
+        JSON ``{"error", "description"}`` (the shape of the ``faults`` filter) for a path
+        under :attr:`json_error_prefixes`; a line of plain text otherwise, or when the path
+        is unknown (a request line too broken to tell).
+
+        :param status: the status line, e.g. ``400 Bad Request``; its phrase is ``error``.
+        :param description: one short sentence for the client.
+        :param path: the request's decoded path, or None.
+        """
+        if path is not None and any(
+            path == prefix or path.startswith(prefix + "/") for prefix in self.json_error_prefixes
+        ):
+            error = {"error": status.partition(" ")[2], "description": description}
+            return "application/json", json.dumps(error).encode("ascii")
+        return "text/plain; charset=utf-8", description.encode("ascii") + b"\n"

@@ -112,6 +112,7 @@ def read_settings(args: Sequence[str], conf: cfg.ConfigOpts | None = None) -> Se
         start_timeout=process.worker_start_timeout,
         respawn_max_delay=process.respawn_max_delay,
         graceful_timeout=srv.graceful_shutdown_timeout,
+        tls=bool(conf.ssl.cert_file),
     )
 
 

@@ -45,6 +45,7 @@ class Settings:
     :param start_timeout: seconds a new worker has to become ready.
     :param respawn_max_delay: longest respawn backoff.
     :param graceful_timeout: ``[server] graceful_shutdown_timeout``.
+    :param tls: the workers serve TLS (``[ssl] cert_file`` is set): URLs are ``https``.
     """
 
     conf_args: tuple[str, ...]
@@ -58,6 +59,7 @@ class Settings:
     start_timeout: float = 60.0
     respawn_max_delay: float = 10.0
     graceful_timeout: float = 30.0
+    tls: bool = False
 
 
 def request_limit(max_requests: int, jitter: int, rng: random.Random) -> int | None:

@@ -116,9 +116,10 @@ class Supervisor(SimplePlugin):
 
     @property
     def url(self) -> str:
-        """Return ``http://host:port`` of the listening sockets."""
+        """Return ``http://host:port`` (or ``https://``) of the listening sockets."""
         host, port = self.address
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        scheme = "https" if self.settings.tls else "http"
+        return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
     def _open_slot_socket(self) -> socket.socket:
         if self._sockets and not self.settings.reuse_port:

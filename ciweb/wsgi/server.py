@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import socket
 import ssl
 import time
@@ -18,6 +17,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ciweb.conf import ConfigError
+from ciweb.conf.ssl import DEFAULT_GROUPS
 
 with warnings.catch_warnings():
     # eventlet announces its own deprecation on import; that message only is silenced.
@@ -29,6 +29,7 @@ with warnings.catch_warnings():
     from eventlet.green import socket as green_socket
     from eventlet.green import ssl as green_ssl
 
+from ciweb.wsgi import tls
 from ciweb.wsgi.connections import (
     STATE_HEAD,
     STATE_IDLE,
@@ -58,7 +59,6 @@ _EVICTION_LOG_INTERVAL = 60.0
 # Seconds between two looks for a connection to close when every slot serves a request.
 _FULL_POOL_POLL = 0.01
 
-_TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 # Errors of accept() that concern one client, not the listening socket.
 _ACCEPT_CLIENT_ERRORS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
 _ACCEPT_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -71,42 +71,27 @@ def make_ssl_context(
     ca_file: str | None = None,
     min_version: str = "TLSv1.2",
     ciphers: str | None = None,
+    groups: str | None = DEFAULT_GROUPS,
 ) -> ssl.SSLContext:
-    """Return a server TLS context; with *ca_file*, clients must present a certificate.
+    """Return a server TLS context for green sockets; with *ca_file*, clients need a certificate.
 
     :param cert_file: PEM certificate chain of the server.
     :param key_file: PEM private key.
     :param ca_file: PEM CA bundle that client certificates must chain to.
     :param min_version: ``TLSv1.2`` or ``TLSv1.3``.
     :param ciphers: OpenSSL cipher list for TLS 1.2.
+    :param groups: key exchange groups (default X25519, P-256, P-384); empty for OpenSSL's.
     :raises ConfigError: naming the ``[ssl]`` option that is wrong.
     """
-    for option, path in (("cert_file", cert_file), ("key_file", key_file), ("ca_file", ca_file)):
-        if path is not None and not os.path.isfile(path):
-            raise ConfigError(f"[ssl] {option}: file {path} not found")
-    if min_version not in _TLS_VERSIONS:
-        raise ConfigError(
-            f"[ssl] min_version: {min_version!r} is not one of {sorted(_TLS_VERSIONS)}"
-        )
-    context = green_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = _TLS_VERSIONS[min_version]
-    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
-    if ciphers:
-        try:
-            context.set_ciphers(ciphers)
-        except ssl.SSLError as exc:
-            raise ConfigError(f"[ssl] ciphers: {exc}") from None
-    try:
-        context.load_cert_chain(cert_file, key_file)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(f"[ssl] cert_file/key_file: cannot load: {exc}") from None
-    if ca_file:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(f"[ssl] ca_file: cannot load: {exc}") from None
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    return tls.make_context(
+        green_ssl.SSLContext,
+        cert_file=cert_file,
+        key_file=key_file,
+        ca_file=ca_file,
+        min_version=min_version,
+        ciphers=ciphers,
+        groups=groups,
+    )
 
 
 def _check_log_format(access_log_format: str) -> None:
@@ -204,19 +189,20 @@ class Server:
         :raises ConfigError: naming a bad option.
         """
         srv = conf.server
-        tls = conf.ssl
+        tls_opts = conf.ssl
         context = None
-        if tls.cert_file or tls.key_file:
-            if not (tls.cert_file and tls.key_file):
+        if tls_opts.cert_file or tls_opts.key_file:
+            if not (tls_opts.cert_file and tls_opts.key_file):
                 raise ConfigError("[ssl] cert_file and key_file must be set together")
             context = make_ssl_context(
-                cert_file=tls.cert_file,
-                key_file=tls.key_file,
-                ca_file=tls.ca_file,
-                min_version=tls.min_version,
-                ciphers=tls.ciphers,
+                cert_file=tls_opts.cert_file,
+                key_file=tls_opts.key_file,
+                ca_file=tls_opts.ca_file,
+                min_version=tls_opts.min_version,
+                ciphers=tls_opts.ciphers,
+                groups=tls_opts.groups,
             )
-        elif tls.ca_file:
+        elif tls_opts.ca_file:
             raise ConfigError("[ssl] ca_file needs cert_file and key_file")
         limits = Limits(
             max_request_line=srv.max_request_line,

@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 DEADLINE = 20.0
-LISTENING = re.compile(r"ciweb-api listening on http://127\.0\.0\.1:(\d+) \(pid (\d+)\)")
+LISTENING = re.compile(r"ciweb-api listening on https?://127\.0\.0\.1:(\d+) \(pid (\d+)\)")
 MONITOR = re.compile(r"monitor listening on 127\.0\.0\.1:(\d+)")
 
 

@@ -64,6 +64,7 @@ LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("ciweb.access")
 
 _MAX_BLANK_LINES = 4
+_TIMEOUT = Refuse("408 Request Timeout", "request head not received in time")
 
 
 class BodyTooLarge(webob.exc.HTTPRequestEntityTooLarge):
@@ -84,9 +85,16 @@ class _HeadTimeout(Exception):
 class Evicted(_HeadTimeout):
     """Thrown into a connection's green thread to free its slot for a new client.
 
-    A request head in progress is answered 408 (the server would not wait longer); an idle
-    keep-alive connection is closed.
+    A request head in progress is answered 408 at once, or with *park* handed to the
+    server's ``park`` hook with the 408 to send at its deadline; an idle keep-alive
+    connection is closed.
+
+    :param park: hand the socket of a request head over instead of answering now.
     """
+
+    def __init__(self, park: bool = False) -> None:
+        super().__init__()
+        self.park = park
 
 
 class StrictInput(eventlet.wsgi.Input):
@@ -182,12 +190,19 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.upgraded = False
         self.requestline = ""
         self.raw_requestline = b""
+        self.parked = False
         # Running now: from here on the server may tell this thread to make room.
         self._set_state(STATE_HEAD)
         try:
             if self.setup_connection():
                 self.setup()
                 self.handle()
+        except Evicted as evicted:
+            # During a TLS handshake (nothing can be answered) or while idle.
+            deadline = self.started + site.limits.header_timeout
+            if evicted.park and self.conn.state == STATE_HEAD and site.park is not None:
+                self.parked = True
+                site.park(self.request, b"", deadline)
         except (_HeadTimeout, OSError) as exc:
             LOG.debug("connection from %s ended: %r", self.client_address, exc)
         finally:
@@ -205,15 +220,19 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         with eventlet.Timeout(self.server.limits.header_timeout, _HeadTimeout()):
             try:
                 tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                # The TLS socket owns the descriptor from here on, handshake or not.
+                self.request = self.conn.socket = tls
                 tls.do_handshake()
             except (OSError, ValueError) as exc:
                 LOG.info("TLS handshake with %s failed: %s", self.client_address, exc)
                 return False
-        self.request = self.conn.socket = tls
         return True
 
     def finish(self) -> None:
-        """Flush and close the connection."""
+        """Flush and close the connection (unless it was parked: the server has it)."""
+        if self.parked:
+            self._set_state(STATE_CLOSE)
+            return
         try:
             if hasattr(self, "wfile"):
                 super().finish()
@@ -271,21 +290,19 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         if self.requests:
             self._set_state(STATE_HEAD)
         self.request.settimeout(None)
+        deadline = self._head_deadline()
         try:
-            with eventlet.Timeout(self._head_deadline(), _HeadTimeout()):
+            with eventlet.Timeout(deadline, _HeadTimeout()):
                 environ = self._read_head()
         except Refuse as refusal:
             self._refuse(refusal)
             return
-        except Evicted:
-            # The pool is full and this head is the slowest: RFC 9110 §15.5.9 408, if the
-            # socket takes it at once (the server is waiting for this slot).
-            timeout = Refuse("408 Request Timeout", "request head not received in time")
-            self._refuse(timeout, logging.DEBUG, write_timeout=0.0)
+        except Evicted as evicted:
+            self._evicted(evicted, time.monotonic() + deadline)
             return
         except _HeadTimeout:
             # RFC 9110 §15.5.9 408: the client was too slow to send its head.
-            self._refuse(Refuse("408 Request Timeout", "request head not received in time"))
+            self._refuse(_TIMEOUT)
             return
         except ValueError:
             # A head the checks above let through but the standard library cannot use:
@@ -393,20 +410,24 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.upgraded = True
         self._set_state(STATE_UPGRADED)
 
-    def _refuse(
-        self, refusal: Refuse, level: int = logging.INFO, write_timeout: float | None = None
-    ) -> None:
-        """Answer a refused head with a status line and a short body, then close.
+    def _evicted(self, evicted: Evicted, deadline: float) -> None:
+        """Give this slot to a new client: hand the head to the server, or answer 408."""
+        park = self.server.park
+        if evicted.park and park is not None:
+            # The socket stays open, unread, until its deadline: see ParkedHeads.
+            self._set_state(STATE_CLOSING)
+            self.parked = True
+            park(self.request, self._refusal(_TIMEOUT), deadline)
+            return
+        # RFC 9110 §15.5.9 408, if the socket takes it at once (a new client waits).
+        self._refuse(_TIMEOUT, logging.DEBUG, write_timeout=0.0)
+
+    def _refusal(self, refusal: Refuse) -> bytes:
+        """Return the answer to a refused head: a status line and a short body.
 
         The body is JSON under the site's ``json_error_prefixes`` (when the request line
         got far enough to name a path), plain text otherwise.
-
-        :param refusal: the status and reason.
-        :param level: the level of the log line.
-        :param write_timeout: seconds the answer may take to leave (0: only if it can at
-            once); default the head deadline.
         """
-        self._set_state(STATE_CLOSING)
         site = self.server
         path = head.target_path(self.raw_requestline)
         content_type, body = site.error_body(refusal.status, refusal.reason, path)
@@ -419,6 +440,19 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             "",
             "",
         ]
+        return "\r\n".join(lines).encode("latin-1") + body
+
+    def _refuse(
+        self, refusal: Refuse, level: int = logging.INFO, write_timeout: float | None = None
+    ) -> None:
+        """Answer a refused head (see :meth:`_refusal`), then close.
+
+        :param refusal: the status and reason.
+        :param level: the level of the log line.
+        :param write_timeout: seconds the answer may take to leave (0: only if it can at
+            once); default the head deadline.
+        """
+        self._set_state(STATE_CLOSING)
         self.close_connection = True
         LOG.log(
             level,
@@ -427,13 +461,14 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             refusal.status,
             refusal.reason,
         )
+        limits = self.server.limits
         # A client that reads nothing must not hold this thread: the answer is small, a
         # socket buffer takes it at once, and a full one gets the head deadline at most.
         if write_timeout is None:
-            write_timeout = min(site.limits.header_timeout, site.limits.client_socket_timeout)
+            write_timeout = min(limits.header_timeout, limits.client_socket_timeout)
         self.request.settimeout(write_timeout)
         try:
-            self.wfile.write("\r\n".join(lines).encode("latin-1") + body)
+            self.wfile.write(self._refusal(refusal))
             self.wfile.flush()
         except OSError:
             pass

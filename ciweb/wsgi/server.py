@@ -8,6 +8,7 @@ touched), so several servers with different limits can run in one process.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
@@ -17,7 +18,6 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ciweb.conf import ConfigError
-from ciweb.conf.ssl import DEFAULT_GROUPS
 
 with warnings.catch_warnings():
     # eventlet announces its own deprecation on import; that message only is silenced.
@@ -38,8 +38,10 @@ from ciweb.wsgi.connections import (
     STATE_UPGRADED,
     Connection,
     ConnectionTable,
+    ParkedHeads,
 )
 from ciweb.wsgi.protocol import Evicted, HttpProtocol, Limits, Site
+from ciweb.wsgi.site import check_log_format
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -54,7 +56,7 @@ LOG = logging.getLogger(__name__)
 # keep-alive ones unless they are left to their next request or their keep-alive timeout.
 _DRAINED_STATES = frozenset({STATE_IDLE, STATE_UPGRADED})
 _DRAINED_STATES_KEEP_IDLE = frozenset({STATE_UPGRADED})
-# Seconds between two log lines about connections closed to make room in a full pool.
+# Seconds between two log lines about connections that made room in a full pool.
 _EVICTION_LOG_INTERVAL = 60.0
 # Seconds between two looks for a connection to close when every slot serves a request.
 _FULL_POOL_POLL = 0.01
@@ -64,50 +66,14 @@ _ACCEPT_CLIENT_ERRORS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM
 _ACCEPT_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
-def make_ssl_context(
-    *,
-    cert_file: str,
-    key_file: str,
-    ca_file: str | None = None,
-    min_version: str = "TLSv1.2",
-    ciphers: str | None = None,
-    groups: str | None = DEFAULT_GROUPS,
-) -> ssl.SSLContext:
-    """Return a server TLS context for green sockets; with *ca_file*, clients need a certificate.
+def make_ssl_context(**options: Any) -> ssl.SSLContext:
+    """Return a server TLS context for green sockets; with ``ca_file``, clients need one too.
 
-    :param cert_file: PEM certificate chain of the server.
-    :param key_file: PEM private key.
-    :param ca_file: PEM CA bundle that client certificates must chain to.
-    :param min_version: ``TLSv1.2`` or ``TLSv1.3``.
-    :param ciphers: OpenSSL cipher list for TLS 1.2.
-    :param groups: key exchange groups (default X25519, P-256, P-384); empty for OpenSSL's.
+    :param options: ``cert_file``, ``key_file``, ``ca_file``, ``min_version``, ``ciphers``
+        and ``groups`` (default X25519, P-256, P-384) of :func:`ciweb.wsgi.tls.make_context`.
     :raises ConfigError: naming the ``[ssl]`` option that is wrong.
     """
-    return tls.make_context(
-        green_ssl.SSLContext,
-        cert_file=cert_file,
-        key_file=key_file,
-        ca_file=ca_file,
-        min_version=min_version,
-        ciphers=ciphers,
-        groups=groups,
-    )
-
-
-def _check_log_format(access_log_format: str) -> None:
-    sample = {
-        "client_ip": "127.0.0.1",
-        "client_port": "1",
-        "date_time": "-",
-        "request_line": "-",
-        "status_code": "200",
-        "body_length": 0,
-        "wall_seconds": 0.0,
-    }
-    try:
-        access_log_format % sample
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"[server] access_log_format: {exc!r}") from None
+    return tls.make_context(green_ssl.SSLContext, **options)
 
 
 class Server:
@@ -133,7 +99,8 @@ class Server:
 
     protocol_class = HttpProtocol
     #: Seconds after which a request head still arriving counts as slow: when the pool is
-    #: full, such a head gives up its slot before an idle keep-alive connection does.
+    #: full, such a head gives up its slot before an idle keep-alive connection does
+    #: (younger heads after).
     slow_head = 1.0
 
     def __init__(
@@ -155,7 +122,7 @@ class Server:
         sock: socket.socket | None = None,
         pool: eventlet.greenpool.GreenPool | None = None,
     ) -> None:
-        _check_log_format(access_log_format)
+        check_log_format(access_log_format)
         self.app = app
         self.host = host
         self.port = port
@@ -175,6 +142,8 @@ class Server:
         self._acceptor: Any = None
         self._accepting = False
         self._table = ConnectionTable()
+        self._parked = ParkedHeads(self.pool.size)
+        self._sweeper: Any = None
         self._evicted = {STATE_HEAD: 0, STATE_IDLE: 0}
         self._evicted_logged = -_EVICTION_LOG_INTERVAL
         self._stopped = eventlet.Event()
@@ -303,6 +272,7 @@ class Server:
             connections=self._table,
             json_error_prefixes=self.json_error_prefixes,
         )
+        self._site.park = self._park
         self._acceptor = eventlet.spawn(self._accept_loop, sock, self._site)
         LOG.info("serving on %s", self.url)
 
@@ -353,22 +323,41 @@ class Server:
                 eventlet.sleep(_FULL_POOL_POLL)
 
     def _evict(self, victim: Connection) -> None:
+        # A request head is parked (kept open, unread, to its deadline: a slowloris client
+        # does not come straight back for the next slot); an idle connection is closed.
         self._evicted[victim.state] += 1
         now = time.monotonic()
         if now - self._evicted_logged >= _EVICTION_LOG_INTERVAL:
             heads, idle = self._evicted[STATE_HEAD], self._evicted[STATE_IDLE]
             LOG.log(
                 logging.WARNING if heads else logging.INFO,
-                "pool of %d full: closed %d slow request head(s) and %d idle keep-alive "
-                "connection(s) to admit new clients (logged at most every %.0f s)",
+                "pool of %d full: %d request head(s) set aside until their deadline and %d "
+                "idle keep-alive connection(s) closed to admit new clients, since the last "
+                "such line (at most one a minute)",
                 self.pool.size,
                 heads,
                 idle,
-                _EVICTION_LOG_INTERVAL,
             )
             self._evicted = {STATE_HEAD: 0, STATE_IDLE: 0}
             self._evicted_logged = now
-        victim.greenthread.kill(Evicted())
+        victim.greenthread.kill(Evicted(park=victim.state == STATE_HEAD))
+
+    def _park(self, sock: socket.socket, answer: bytes, deadline: float) -> None:
+        """Keep a request head's socket out of the pool until *deadline* (see ParkedHeads)."""
+        for old in self._parked.add(sock, answer, deadline):
+            _close_parked(*old)
+        if self._sweeper is None:
+            self._sweeper = eventlet.spawn(self._sweep_parked)
+
+    def _sweep_parked(self) -> None:
+        """Answer and close parked heads at their deadlines, until none is left."""
+        try:
+            while (deadline := self._parked.next_deadline()) is not None:
+                eventlet.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+                for sock, answer in self._parked.due(time.monotonic()):
+                    _close_parked(sock, answer)
+        finally:
+            self._sweeper = None
 
     def stop(self, timeout: float | None = None, *, close_idle: bool = True) -> None:
         """Stop gracefully: refuse new connections, finish in-flight requests, then close.
@@ -410,6 +399,8 @@ class Server:
                 len(self._table),
                 "" if close_idle else ", idle ones until their next request or timeout",
             )
+            for sock, answer in self._parked.clear():
+                _close_parked(sock, answer)  # no request of theirs is in progress
             self._drain(site, timeout)
         finally:
             self._stopped.send(None)
@@ -465,6 +456,15 @@ class Server:
     def connections(self) -> int:
         """Return the number of open client connections."""
         return len(self._table)
+
+
+def _close_parked(sock: socket.socket, answer: bytes) -> None:
+    """Send a parked head its 408 if the socket takes it at once, then close it."""
+    with contextlib.suppress(OSError):
+        sock.settimeout(0.0)
+        sock.send(answer)
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 def listen(host: str, port: int, *, backlog: int = 128, reuse_port: bool = False) -> socket.socket:

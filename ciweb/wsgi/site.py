@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.handlers import format_date_time
 
+from ciweb.conf import ConfigError
 from ciweb.wsgi.connections import ConnectionTable
 from ciweb.wsgi.response import ErrorStream
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["Limits", "Site"]
+__all__ = ["Limits", "Site", "check_log_format"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +93,9 @@ class Site:
         self.connections = connections if connections is not None else ConnectionTable()
         self.json_error_prefixes = tuple(p.rstrip("/") for p in json_error_prefixes if p)
         self.errors = ErrorStream()
+        # The server's hook that takes a slow head's socket out of the pool (socket, the
+        # answer to send at its deadline, the deadline); None: answer such heads at once.
+        self.park: Callable[[Any, bytes, float], None] | None = None
         # Set by a graceful stop: responses close their connection from then on.
         self.stopping = False
         # Whether that stop also closes idle keep-alive connections at once, or leaves each
@@ -138,3 +142,23 @@ class Site:
             error = {"error": status.partition(" ")[2], "description": description}
             return "application/json", json.dumps(error).encode("ascii")
         return "text/plain; charset=utf-8", description.encode("ascii") + b"\n"
+
+
+def check_log_format(access_log_format: str) -> None:
+    """Check the server's access log format on a sample line.
+
+    :raises ConfigError: naming ``[server] access_log_format``.
+    """
+    sample = {
+        "client_ip": "127.0.0.1",
+        "client_port": "1",
+        "date_time": "-",
+        "request_line": "-",
+        "status_code": "200",
+        "body_length": 0,
+        "wall_seconds": 0.0,
+    }
+    try:
+        access_log_format % sample
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConfigError(f"[server] access_log_format: {exc!r}") from None

@@ -39,10 +39,11 @@ OPTS: list[cfg.Opt] = [
         help="Number of green threads, hence of client connections (idle keep-alive ones "
         "included) open at once in one worker. When the pool is full, a new client takes the "
         "slot of one connection that waits on its client: the oldest request head arriving "
-        "for over a second (answered 408), else the oldest idle keep-alive connection, else "
-        "the oldest request head; connections with a request in progress are never closed, "
-        "and when every slot has one, new connections wait in the listen queue. An idle "
-        "connection costs about 25 KB of memory. (nova: wsgi_default_pool_size)",
+        "for over a second, else the oldest idle keep-alive connection (closed), else the "
+        "oldest request head; a head is set aside, unread, and answered 408 at its deadline. "
+        "Connections with a request in progress keep their slot; when every slot has one, new "
+        "connections wait. An idle connection costs about 24 KiB of memory and a file "
+        "descriptor. (nova: wsgi_default_pool_size)",
     ),
     cfg.IntOpt(
         "max_request_line",

@@ -182,6 +182,9 @@ class StatusReporter(SimplePlugin):
     ) -> None:
         super().__init__(bus)
         self.fd = fd
+        # A report that does not fit the pipe at once is dropped (the next one follows),
+        # rather than stopping the worker's event loop while the parent is busy.
+        os.set_blocking(fd, False)
         self.sample = sample
         self.interval = interval
         self._parent = os.getppid()
@@ -192,7 +195,9 @@ class StatusReporter(SimplePlugin):
         data = (json.dumps(report, sort_keys=True) + "\n").encode("ascii")
         with contextlib.suppress(OSError):
             # The parent is gone: the loop's parent check exits the bus on its next tick.
-            os.write(self.fd, data)
+            # os.writev, not os.write: eventlet's green os.write retries EPIPE forever, so
+            # a worker whose parent died before it was ready spun at full speed, an orphan.
+            os.writev(self.fd, [data])
 
     def start(self) -> None:
         """Say ready, then report the counters whenever they change."""

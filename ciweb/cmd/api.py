@@ -112,6 +112,7 @@ def read_settings(args: Sequence[str], conf: cfg.ConfigOpts | None = None) -> Se
         start_timeout=process.worker_start_timeout,
         respawn_max_delay=process.respawn_max_delay,
         graceful_timeout=srv.graceful_shutdown_timeout,
+        tls=bool(conf.ssl.cert_file),
     )
 
 
@@ -283,10 +284,16 @@ def worker_main(argv: Sequence[str]) -> int:
         }
 
     bus = Bus()
-    handlers = {"SIGTERM": bus.exit, "SIGUSR1": functools.partial(bus.publish, "reopen_logs")}
+    servers = ServersPlugin(bus, [server])
+    handlers = {
+        "SIGTERM": bus.exit,
+        # From the supervisor: a successor serves this socket (reload, recycling, SIGTTOU).
+        "SIGUSR2": servers.hand_over,
+        "SIGUSR1": functools.partial(bus.publish, "reopen_logs"),
+    }
     SignalHandler(bus, handlers).subscribe()  # type: ignore[arg-type]
     LogsPlugin(bus).subscribe()
-    ServersPlugin(bus, [server]).subscribe()
+    servers.subscribe()
     StatusReporter(bus, ns.status_fd, sample).subscribe()
     if _start(bus):
         return 1

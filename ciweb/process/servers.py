@@ -53,6 +53,9 @@ class RequestCounter:
 class ServersPlugin(SimplePlugin):
     """Start servers on ``start``; stop them all at once, gracefully, on ``stop``.
 
+    A stop closes idle keep-alive connections at once, unless it was asked for with
+    :meth:`hand_over`.
+
     :param bus: the process bus.
     :param servers: the servers to run (bound or not).
     """
@@ -64,6 +67,18 @@ class ServersPlugin(SimplePlugin):
         if not servers:
             raise ValueError("ServersPlugin needs at least one server")
         self.servers = list(servers)
+        self.close_idle = True
+
+    def hand_over(self) -> None:
+        """Exit the bus, leaving each idle connection to its next request or timeout.
+
+        For a worker whose sockets a successor serves on (SIGUSR2 from the supervisor):
+        the next request on an idle keep-alive connection is answered here with
+        ``Connection: close`` and the client's next connection goes to the successor;
+        nothing a client is sending or waiting for is cut.
+        """
+        self.close_idle = False
+        self.bus.exit()
 
     def start(self) -> None:
         """Bind and start every server."""
@@ -73,7 +88,12 @@ class ServersPlugin(SimplePlugin):
     def stop(self) -> None:
         """Drain every server concurrently; return once all have stopped."""
         threads = [
-            threading.Thread(target=server.stop, name=f"stop-server-{index}", daemon=True)
+            threading.Thread(
+                target=server.stop,
+                kwargs={"close_idle": self.close_idle},
+                name=f"stop-server-{index}",
+                daemon=True,
+            )
             for index, server in enumerate(self.servers)
         ]
         for thread in threads:

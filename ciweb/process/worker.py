@@ -1,4 +1,4 @@
-"""One worker process: the parent's handle on it, and the worker's side of the status pipe.
+"""One worker process: the parent's settings and handle for it, and its side of the status pipe.
 
 The supervisor (:mod:`ciweb.process.workers`) starts each worker as
 ``python -m ciweb.process.worker --slot N --listen-fd FD --status-fd FD -- <arguments>``.
@@ -25,9 +25,41 @@ from typing import Any
 from ciweb.process.bus import Bus
 from ciweb.process.plugins import SimplePlugin
 
-__all__ = ["Backoff", "StatusReporter", "WorkerProcess", "request_limit"]
+__all__ = ["Backoff", "Settings", "StatusReporter", "WorkerProcess", "request_limit"]
 
 LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the supervisor needs from the configuration; built and checked by the command.
+
+    :param conf_args: command-line arguments of ``ciweb.conf.load`` that workers re-parse.
+    :param host: ``[server] bind_host``.
+    :param port: ``[server] bind_port``.
+    :param backlog: ``[server] backlog``.
+    :param workers: number of workers, already resolved (>= 1).
+    :param reuse_port: one SO_REUSEPORT socket per worker, else one shared socket.
+    :param max_requests: recycle a worker after this many requests; 0 never.
+    :param max_requests_jitter: random extra requests per worker.
+    :param start_timeout: seconds a new worker has to become ready.
+    :param respawn_max_delay: longest respawn backoff.
+    :param graceful_timeout: ``[server] graceful_shutdown_timeout``.
+    :param tls: the workers serve TLS (``[ssl] cert_file`` is set): URLs are ``https``.
+    """
+
+    conf_args: tuple[str, ...]
+    host: str = "127.0.0.1"
+    port: int = 0
+    backlog: int = 128
+    workers: int = 1
+    reuse_port: bool = True
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    start_timeout: float = 60.0
+    respawn_max_delay: float = 10.0
+    graceful_timeout: float = 30.0
+    tls: bool = False
 
 
 def request_limit(max_requests: int, jitter: int, rng: random.Random) -> int | None:
@@ -150,6 +182,9 @@ class StatusReporter(SimplePlugin):
     ) -> None:
         super().__init__(bus)
         self.fd = fd
+        # A report that does not fit the pipe at once is dropped (the next one follows),
+        # rather than stopping the worker's event loop while the parent is busy.
+        os.set_blocking(fd, False)
         self.sample = sample
         self.interval = interval
         self._parent = os.getppid()
@@ -160,7 +195,9 @@ class StatusReporter(SimplePlugin):
         data = (json.dumps(report, sort_keys=True) + "\n").encode("ascii")
         with contextlib.suppress(OSError):
             # The parent is gone: the loop's parent check exits the bus on its next tick.
-            os.write(self.fd, data)
+            # os.writev, not os.write: eventlet's green os.write retries EPIPE forever, so
+            # a worker whose parent died before it was ready spun at full speed, an orphan.
+            os.writev(self.fd, [data])
 
     def start(self) -> None:
         """Say ready, then report the counters whenever they change."""

@@ -15,6 +15,15 @@ Design (see the README's "Workers" section):
 * Workers report over their pipe, one JSON object per line (:mod:`ciweb.process.worker`):
   ``{"event": "ready"}`` once they listen, then ``{"event": "stats", ...}`` whenever their
   counters change.
+* Retiring a worker while its slot goes on being served (a reload, a recycling, SIGTTOU)
+  sends it SIGUSR2, "hand over": it stops accepting and leaves each idle keep-alive
+  connection to its next request, answered with ``Connection: close``, or to its keep-alive
+  timeout, so that no client sending or waiting sees its connection cut.  Stopping sends
+  SIGTERM: idle connections are closed at once.
+* One reload at a time: a SIGHUP during a reload is queued and runs once it ends (once,
+  however many arrived); SIGTTIN and SIGTTOU during a reload are applied once it ends.  A
+  reload keeps the number of workers SIGTTIN/SIGTTOU set, unless ``[process] workers``
+  changed in the configuration.
 * All supervision runs in the main thread, from the bus's ``main`` channel (every 0.1 s) and
   the signal-driven channels; no thread touches the worker table except under ``_lock``.
 """
@@ -33,13 +42,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ciweb.conf import ConfigError
 from ciweb.process.bus import Bus
 from ciweb.process.plugins import SimplePlugin
-from ciweb.process.worker import Backoff, WorkerProcess, request_limit
+from ciweb.process.worker import Backoff, Settings, WorkerProcess, request_limit
 
 __all__ = ["Settings", "Supervisor"]
 
@@ -50,36 +58,6 @@ WORKER_COMMAND = (sys.executable, "-m", "ciweb.process.worker")
 STABLE_AFTER = 10.0
 # Extra seconds a draining worker gets past graceful_timeout before SIGKILL.
 KILL_MARGIN = 5.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the supervisor needs from the configuration; built and checked by the command.
-
-    :param conf_args: command-line arguments of ``ciweb.conf.load`` that workers re-parse.
-    :param host: ``[server] bind_host``.
-    :param port: ``[server] bind_port``.
-    :param backlog: ``[server] backlog``.
-    :param workers: number of workers, already resolved (>= 1).
-    :param reuse_port: one SO_REUSEPORT socket per worker, else one shared socket.
-    :param max_requests: recycle a worker after this many requests; 0 never.
-    :param max_requests_jitter: random extra requests per worker.
-    :param start_timeout: seconds a new worker has to become ready.
-    :param respawn_max_delay: longest respawn backoff.
-    :param graceful_timeout: ``[server] graceful_shutdown_timeout``.
-    """
-
-    conf_args: tuple[str, ...]
-    host: str = "127.0.0.1"
-    port: int = 0
-    backlog: int = 128
-    workers: int = 1
-    reuse_port: bool = True
-    max_requests: int = 0
-    max_requests_jitter: int = 0
-    start_timeout: float = 60.0
-    respawn_max_delay: float = 10.0
-    graceful_timeout: float = 30.0
 
 
 class Supervisor(SimplePlugin):
@@ -124,6 +102,8 @@ class Supervisor(SimplePlugin):
         self._stopping = False
         self._previous: Settings | None = None
         self._previous_wanted = self.wanted
+        self._reload_queued = False
+        self._resize_queued = 0  # SIGTTIN (+1) and SIGTTOU (-1) received during a reload
 
     # -- sockets -----------------------------------------------------------------------------
 
@@ -136,9 +116,10 @@ class Supervisor(SimplePlugin):
 
     @property
     def url(self) -> str:
-        """Return ``http://host:port`` of the listening sockets."""
+        """Return ``http://host:port`` (or ``https://``) of the listening sockets."""
         host, port = self.address
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        scheme = "https" if self.settings.tls else "http"
+        return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
     def _open_slot_socket(self) -> socket.socket:
         if self._sockets and not self.settings.reuse_port:
@@ -189,11 +170,12 @@ class Supervisor(SimplePlugin):
         LOG.info("started worker pid %d for slot %d", worker.pid, slot)
         return worker
 
-    def _retire(self, worker: WorkerProcess) -> None:
+    def _retire(self, worker: WorkerProcess, *, hand_over: bool = True) -> None:
+        """Make *worker* drain and exit: SIGUSR2 while its slot is served on, else SIGTERM."""
         if worker.retiring is None:
             worker.retiring = time.monotonic()
             with contextlib.suppress(ProcessLookupError):
-                worker.proc.send_signal(signal.SIGTERM)
+                worker.proc.send_signal(signal.SIGUSR2 if hand_over else signal.SIGTERM)
 
     # -- the bus ---------------------------------------------------------------------------
 
@@ -227,7 +209,7 @@ class Supervisor(SimplePlugin):
         while self._sockets:
             self._close_slot_socket(len(self._sockets) - 1)
         for worker in list(self.workers):
-            self._retire(worker)
+            self._retire(worker, hand_over=False)
         deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN
         while self.workers:
             self._read_status(0.05)
@@ -247,8 +229,9 @@ class Supervisor(SimplePlugin):
         self._read_status(0)
         self._reap()
         now = time.monotonic()
+        reloading = self.reloading
         for worker in list(self.workers):
-            self._check_worker(worker, now)
+            self._check_worker(worker, now, recycle=not reloading)
         for slot, due in list(self._respawns.items()):
             if due <= now:
                 del self._respawns[slot]
@@ -256,7 +239,7 @@ class Supervisor(SimplePlugin):
                     self._spawn(slot)
         self._finish_reload()
 
-    def _check_worker(self, worker: WorkerProcess, now: float) -> None:
+    def _check_worker(self, worker: WorkerProcess, now: float, *, recycle: bool) -> None:
         if worker.retiring is not None:
             if now - worker.retiring > self.settings.graceful_timeout + KILL_MARGIN:
                 LOG.warning("worker pid %d did not drain in time: killing it", worker.pid)
@@ -274,7 +257,8 @@ class Supervisor(SimplePlugin):
             LOG.info("worker pid %d ready: draining worker pid %d", worker.pid, old.pid)
             self._retire(old)
         if (
-            worker.ready
+            recycle  # a reload replaces every worker anyway
+            and worker.ready
             and worker.limit is not None
             and worker.requests >= worker.limit
             and not any(w.replaces is worker for w in self.workers)
@@ -349,15 +333,25 @@ class Supervisor(SimplePlugin):
 
     # -- reload and resize ---------------------------------------------------------------
 
+    @property
+    def reloading(self) -> bool:
+        """Return whether a reload is in progress (its new workers are not all ready)."""
+        return any(w.reload for w in self.workers)
+
     def graceful(self) -> None:
         """Re-read the configuration and replace every worker, without dropping a request.
 
         The new configuration is checked here first; a broken one is refused with a log
         line and the old workers keep serving.  New workers start on the same sockets; the
-        old ones drain once *all* new ones are ready.
+        old ones hand over once *all* new ones are ready.  During a reload, another one is
+        queued (once) and runs when this one ends.
         """
-        if any(w.reload for w in self.workers):
-            LOG.warning("reload already in progress: SIGHUP ignored")
+        if self._stopping:
+            return
+        if self.reloading:
+            if not self._reload_queued:
+                LOG.info("reload in progress: SIGHUP queued, to run once it ends")
+            self._reload_queued = True
             return
         try:
             settings = self.prepare()
@@ -371,12 +365,13 @@ class Supervisor(SimplePlugin):
                         ", ".join(changed))  # fmt: skip
         self._previous = self.settings
         self._previous_wanted = self.wanted
+        if settings.workers != self.settings.workers:
+            self.wanted = settings.workers  # else the count SIGTTIN/SIGTTOU set holds
         self.settings = Settings(
             **{**settings.__dict__, **{k: getattr(self.settings, k) for k in kept}}
         )
-        while len(self._sockets) < settings.workers:
+        while len(self._sockets) < self.wanted:
             self._sockets.append(self._open_slot_socket())
-        self.wanted = settings.workers
         LOG.info("reload: starting %d new worker(s)", self.wanted)
         for slot in range(self.wanted):
             self._spawn(slot, reload=True)
@@ -395,6 +390,7 @@ class Supervisor(SimplePlugin):
         while len(self._sockets) > self.wanted:
             self._close_slot_socket(len(self._sockets) - 1)
         LOG.info("reload complete: %d new worker(s), %d draining", len(new), len(old))
+        self._after_reload()
 
     def _abort_reload(self) -> None:
         for worker in self.workers:
@@ -406,10 +402,28 @@ class Supervisor(SimplePlugin):
             self.wanted = self._previous_wanted
         while len(self._sockets) > self.wanted:
             self._close_slot_socket(len(self._sockets) - 1)
+        self._after_reload()
+
+    def _after_reload(self) -> None:
+        """Apply what arrived during the reload: SIGTTIN/SIGTTOU, then a queued SIGHUP."""
+        resize, self._resize_queued = self._resize_queued, 0
+        for _ in range(resize):
+            self.add_worker()
+        for _ in range(-resize):
+            self.remove_worker()
+        if self._reload_queued:
+            self._reload_queued = False
+            LOG.info("running the reload queued during the last one")
+            self.graceful()
 
     def add_worker(self) -> None:
-        """Start one more worker (SIGTTIN)."""
+        """Start one more worker (SIGTTIN); during a reload, once it ends."""
         if self._stopping:
+            return
+        if self.reloading:
+            self._resize_queued += 1
+            LOG.info("reload in progress: %d worker(s) wanted once it ends",
+                     self.wanted + self._resize_queued)  # fmt: skip
             return
         self._sockets.append(self._open_slot_socket())
         self.wanted += 1
@@ -417,9 +431,19 @@ class Supervisor(SimplePlugin):
         LOG.info("workers: %d wanted", self.wanted)
 
     def remove_worker(self) -> None:
-        """Drain the worker of the last slot and close its socket (SIGTTOU); keep one."""
-        if self._stopping or self.wanted <= 1:
+        """Drain the worker of the last slot and close its socket (SIGTTOU); keep one.
+
+        During a reload, once it ends.
+        """
+        if self._stopping:
+            return
+        if self.wanted + self._resize_queued <= 1:
             LOG.warning("workers: keeping the last worker (SIGTTOU ignored)")
+            return
+        if self.reloading:
+            self._resize_queued -= 1
+            LOG.info("reload in progress: %d worker(s) wanted once it ends",
+                     self.wanted + self._resize_queued)  # fmt: skip
             return
         self.wanted -= 1
         slot = len(self._sockets) - 1
@@ -451,5 +475,3 @@ class Supervisor(SimplePlugin):
             ready = sum(1 for w in self.workers if w.ready and w.retiring is None)
         status = "ok" if ready >= self.wanted else "degraded"
         return {"status": status, "workers_ready": ready, "workers_wanted": self.wanted}
-
-

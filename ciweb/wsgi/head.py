@@ -31,6 +31,7 @@ __all__ = [
     "parse_field_line",
     "parse_request_line",
     "set_target",
+    "target_path",
 ]
 
 # RFC 9110 §5.6.2: token = 1*tchar.
@@ -63,6 +64,8 @@ _CHUNK_SIZE = re.compile(
     rb"[ \t]*\r\n"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The start of a request line, perhaps cut short: a method, then the target's visible part.
+_LINE_START = re.compile(rb"[" + _TCHAR + rb"]+ ([\x21-\x7e]+)")
 
 BAD_REQUEST = "400 Bad Request"
 VERSION_NOT_SUPPORTED = "505 HTTP Version Not Supported"
@@ -152,6 +155,28 @@ def set_target(environ: WSGIEnvironment, target: str, method: str) -> None:
     environ["RAW_PATH_INFO"] = path
     environ["PATH_INFO"] = path_info
     environ["QUERY_STRING"] = query
+
+
+def target_path(line: bytes) -> str | None:
+    """Return the decoded path of a request line's target, None when it names none.
+
+    For a refusal's choice of body only: the line may be malformed or cut short (a 414),
+    and the path is then what arrived of it.
+
+    :param line: the request line as read, maybe incomplete.
+    """
+    match = _LINE_START.match(line)
+    if match is None:
+        return None
+    target = match.group(1).decode("ascii")
+    if target.startswith(("http://", "https://")):
+        # RFC 9112 §3.2.2 absolute-form: the path starts after the authority.
+        authority_and_path = target.partition("://")[2]
+        slash = authority_and_path.find("/")
+        target = authority_and_path[slash:] if slash >= 0 else "/"
+    if not target.startswith("/"):
+        return None
+    return urllib.parse.unquote(target.partition("?")[0], encoding="latin-1")
 
 
 def apply_fields(

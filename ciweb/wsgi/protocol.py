@@ -13,13 +13,16 @@ reader.  Every rule of ``shared/reference/http-hardening.md`` is enforced here:
 - every refused request gets a status line, a short body and a closed connection;
 - no traceback ever reaches the client.
 
-Limits live in a :class:`Limits` instance per server: eventlet's module globals
-(``MAX_HEADER_LINE`` and friends) are never read or written.
+Limits live in a :class:`~ciweb.wsgi.site.Limits` instance per server (re-exported here):
+eventlet's module globals (``MAX_HEADER_LINE`` and friends) are never read or written.
+Each connection keeps its state in the server's
+:class:`~ciweb.wsgi.connections.ConnectionTable` current, so that a full pool can pick a
+connection to close (:class:`Evicted`) without a scan.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -31,53 +34,37 @@ import webob.exc
 from eventlet import greenio
 
 from ciweb.wsgi import head
+from ciweb.wsgi.connections import (
+    STATE_CLOSE,
+    STATE_CLOSING,
+    STATE_HEAD,
+    STATE_IDLE,
+    STATE_REQUEST,
+    STATE_UPGRADED,
+    Connection,
+)
 from ciweb.wsgi.head import Refuse
-from ciweb.wsgi.response import ErrorStream, ResponseWriter
+from ciweb.wsgi.response import ResponseWriter
+from ciweb.wsgi.site import Limits, Site
 
 if TYPE_CHECKING:
-    import ssl
+    from _typeshed.wsgi import WSGIEnvironment
 
-    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
-
-__all__ = ["BadChunk", "BodyTooLarge", "HttpProtocol", "Limits", "Site", "StrictInput"]
+__all__ = [
+    "BadChunk",
+    "BodyTooLarge",
+    "Evicted",
+    "HttpProtocol",
+    "Limits",
+    "Site",
+    "StrictInput",
+]
 
 LOG = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("ciweb.access")
 
-STATE_IDLE = eventlet.wsgi.STATE_IDLE
-STATE_REQUEST = eventlet.wsgi.STATE_REQUEST
-STATE_CLOSE = eventlet.wsgi.STATE_CLOSE
-# Accepted, first request not read yet: neither idle (never closed to make room) nor in flight.
-STATE_NEW = "new"
-# A connection an application took over (eventlet.websocket): closed by a graceful stop,
-# like an idle one, but never to make room in a full pool, since its client is active.
-STATE_UPGRADED = "upgraded"
-
 _MAX_BLANK_LINES = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Per-server request limits; each is the smallest size refused (0 disables the body one).
-
-    :param max_request_line: request line, bytes with CRLF (414).
-    :param max_header_line: one field line, bytes with CRLF (431).
-    :param max_header_fields: number of field lines (431).
-    :param max_header_size: all field lines, bytes with CRLFs (431).
-    :param max_body_size: request body, bytes (413); 0 for no limit.
-    :param header_timeout: seconds to receive a whole request head (and a TLS handshake).
-    :param keepalive_timeout: seconds an idle keep-alive connection waits for a request.
-    :param client_socket_timeout: seconds of each read or write while a body moves.
-    """
-
-    max_request_line: int = 8192
-    max_header_line: int = 16384
-    max_header_fields: int = 100
-    max_header_size: int = 65536
-    max_body_size: int = 16 * 1024 * 1024
-    header_timeout: float = 10.0
-    keepalive_timeout: float = 5.0
-    client_socket_timeout: float = 900.0
+_TIMEOUT = Refuse("408 Request Timeout", "request head not received in time")
 
 
 class BodyTooLarge(webob.exc.HTTPRequestEntityTooLarge):
@@ -95,67 +82,19 @@ class _HeadTimeout(Exception):
     """The request head did not arrive within the deadline."""
 
 
-class Site:
-    """What every connection of one server shares: the application, limits and options.
+class Evicted(_HeadTimeout):
+    """Thrown into a connection's green thread to free its slot for a new client.
 
-    :param app: the WSGI application.
-    :param limits: the request limits.
-    :param keepalive: keep connections open between requests.
-    :param url_scheme: ``http`` or ``https``.
-    :param server_name: host name or address of the listening socket.
-    :param server_port: port of the listening socket.
-    :param ssl_context: wraps every accepted connection when set.
-    :param access_log: log one line per request to ``ciweb.access``.
-    :param access_log_format: the line's format (eventlet's keys).
-    :param pool_free: returns the number of free green threads (for ``ciweb.pool_free``).
+    A request head in progress is answered 408 at once, or with *park* handed to the
+    server's ``park`` hook with the 408 to send at its deadline; an idle keep-alive
+    connection is closed.
+
+    :param park: hand the socket of a request head over instead of answering now.
     """
 
-    def __init__(
-        self,
-        app: WSGIApplication,
-        *,
-        limits: Limits,
-        keepalive: bool,
-        url_scheme: str,
-        server_name: str,
-        server_port: int,
-        ssl_context: ssl.SSLContext | None,
-        access_log: bool,
-        access_log_format: str,
-        pool_free: Callable[[], int],
-    ) -> None:
-        self.app = app
-        self.limits = limits
-        self.keepalive = keepalive
-        self.ssl_context = ssl_context
-        self.access_log = access_log
-        self.access_log_format = access_log_format
-        self.pool_free = pool_free
-        self.errors = ErrorStream()
-        self.stopping = False
-        self.base_environ: dict[str, Any] = {
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": url_scheme,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": server_name,
-            "SERVER_PORT": str(server_port),
-            "GATEWAY_INTERFACE": "CGI/1.1",
-        }
-        if url_scheme == "https":
-            self.base_environ["HTTPS"] = "on"
-        self._date_second = -1
-        self._date = ""
-
-    def date(self) -> str:
-        """Return the current IMF-fixdate, formatted at most once a second."""
-        now = int(time.time())
-        if now != self._date_second:
-            self._date = eventlet.wsgi.format_date_time(now)
-            self._date_second = now
-        return self._date
+    def __init__(self, park: bool = False) -> None:
+        super().__init__()
+        self.park = park
 
 
 class StrictInput(eventlet.wsgi.Input):
@@ -237,11 +176,11 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     server: Site
 
-    def __init__(self, conn_state: list[Any], site: Site) -> None:
-        """Serve *conn_state* (``[address, socket, state]``) until the connection closes."""
-        self.conn_state = conn_state
-        self.client_address = conn_state[0]
-        self.request = conn_state[1]
+    def __init__(self, conn: Connection, site: Site) -> None:
+        """Serve *conn* until the connection closes."""
+        self.conn = conn
+        self.client_address = conn.address
+        self.request = conn.socket
         self.server = site
         self.started = time.monotonic()
         self.requests = 0
@@ -250,14 +189,27 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.close_connection_forced = False
         self.upgraded = False
         self.requestline = ""
+        self.raw_requestline = b""
+        self.parked = False
+        # Running now: from here on the server may tell this thread to make room.
+        self._set_state(STATE_HEAD)
         try:
             if self.setup_connection():
                 self.setup()
                 self.handle()
+        except Evicted as evicted:
+            # During a TLS handshake (nothing can be answered) or while idle.
+            deadline = self.started + site.limits.header_timeout
+            if evicted.park and self.conn.state == STATE_HEAD and site.park is not None:
+                self.parked = True
+                site.park(self.request, b"", deadline)
         except (_HeadTimeout, OSError) as exc:
             LOG.debug("connection from %s ended: %r", self.client_address, exc)
         finally:
             self.finish()
+
+    def _set_state(self, state: str) -> None:
+        self.server.connections.set_state(self.conn, state)
 
     def setup_connection(self) -> bool:
         """Set socket options and complete the TLS handshake within the head deadline."""
@@ -268,37 +220,44 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         with eventlet.Timeout(self.server.limits.header_timeout, _HeadTimeout()):
             try:
                 tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                # The TLS socket owns the descriptor from here on, handshake or not.
+                self.request = self.conn.socket = tls
                 tls.do_handshake()
             except (OSError, ValueError) as exc:
                 LOG.info("TLS handshake with %s failed: %s", self.client_address, exc)
                 return False
-        self.request = self.conn_state[1] = tls
         return True
 
     def finish(self) -> None:
-        """Flush and close the connection."""
+        """Flush and close the connection (unless it was parked: the server has it)."""
+        if self.parked:
+            self._set_state(STATE_CLOSE)
+            return
         try:
             if hasattr(self, "wfile"):
                 super().finish()
-            else:
-                greenio.shutdown_safe(self.request)
-                self.request.close()
         except OSError:
-            pass
-        self.conn_state[2] = STATE_CLOSE
+            pass  # a client gone, or one that reads nothing (the flush would block)
+        with contextlib.suppress(OSError):
+            greenio.shutdown_safe(self.request)
+        self.request.close()
+        self._set_state(STATE_CLOSE)
 
     def handle(self) -> None:
         """Serve requests until the connection is to be closed."""
-        # A connection accepted before a stop began gets its first request served (with
-        # "Connection: close"): nothing accepted is dropped silently.
-        while self.requests == 0 or not self.server.stopping:
+        while True:
             self.close_connection = True
             self.close_connection_forced = False
             self.handle_one_request()
             self.requests += 1
-            if self.close_connection or self.conn_state[2] == STATE_CLOSE:
+            if self.close_connection or self.conn.state in (STATE_CLOSE, STATE_CLOSING):
                 return
-            self.conn_state[2] = STATE_IDLE
+            if self.server.stopping and self.server.close_idle:
+                # A graceful stop closes idle connections; this one just became idle.
+                return
+            # Idle: a graceful stop that keeps idle connections (a worker handing over to
+            # its successor) answers the next request with "Connection: close" instead.
+            self._set_state(STATE_IDLE)
             # Fairness: a client whose next request is always ready when the last answer
             # is written would never make this green thread block, and the others would
             # wait (measured: p99 0.7 s for 32 clients).  Go to the back of the run queue.
@@ -325,19 +284,25 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def handle_one_request(self) -> None:
         """Read one request head, check it, build the environ and run the application."""
+        self.raw_requestline = b""
         if not self._wait_for_request():
             return
-        self.conn_state[2] = STATE_REQUEST
+        if self.requests:
+            self._set_state(STATE_HEAD)
         self.request.settimeout(None)
+        deadline = self._head_deadline()
         try:
-            with eventlet.Timeout(self._head_deadline(), _HeadTimeout()):
+            with eventlet.Timeout(deadline, _HeadTimeout()):
                 environ = self._read_head()
         except Refuse as refusal:
             self._refuse(refusal)
             return
+        except Evicted as evicted:
+            self._evicted(evicted, time.monotonic() + deadline)
+            return
         except _HeadTimeout:
             # RFC 9110 §15.5.9 408: the client was too slow to send its head.
-            self._refuse(Refuse("408 Request Timeout", "request head not received in time"))
+            self._refuse(_TIMEOUT)
             return
         except ValueError:
             # A head the checks above let through but the standard library cannot use:
@@ -347,22 +312,23 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             return
         if environ is None:
             return
+        self._set_state(STATE_REQUEST)
         self.request.settimeout(self.server.limits.client_socket_timeout)
         self.environ = environ
         self.handle_one_response()
 
     def _readline(self, limit: int, status: str, what: str) -> bytes:
         line: bytes = self.rfile.readline(limit)
-        if len(line) >= limit:
-            raise Refuse(status, f"{what} too long")
-        if line and not line.endswith(b"\n"):
-            raise Refuse("400 Bad Request", f"{what} ended without a line break")
+        _check_line(line, limit, status, what)
         return line
 
     def _read_request_line(self) -> head.RequestLine | None:
         limits = self.server.limits
         for _ in range(_MAX_BLANK_LINES + 1):
-            line = self._readline(limits.max_request_line, "414 URI Too Long", "request line")
+            line = self.rfile.readline(limits.max_request_line)
+            # Kept, even cut short, for a refusal to find the path it answers.
+            self.raw_requestline = line
+            _check_line(line, limits.max_request_line, "414 URI Too Long", "request line")
             if not line:
                 return None
             # RFC 9112 §2.2: empty lines before the request line are ignored.
@@ -442,29 +408,67 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     def _set_idle(self) -> None:
         # eventlet.websocket calls this when it takes the connection over.
         self.upgraded = True
-        self.conn_state[2] = STATE_UPGRADED
+        self._set_state(STATE_UPGRADED)
 
-    def _refuse(self, refusal: Refuse) -> None:
-        """Answer a refused head with a status line and a short body, then close."""
-        body = refusal.reason.encode("ascii") + b"\n"
-        head = [f"HTTP/1.1 {refusal.status}", f"Date: {self.server.date()}"]
-        head += [f"{k}: {v}" for k, v in refusal.headers]
-        head += [
-            "Content-Type: text/plain; charset=utf-8",
+    def _evicted(self, evicted: Evicted, deadline: float) -> None:
+        """Give this slot to a new client: hand the head to the server, or answer 408."""
+        park = self.server.park
+        if evicted.park and park is not None:
+            # The socket stays open, unread, until its deadline: see ParkedHeads.
+            self._set_state(STATE_CLOSING)
+            self.parked = True
+            park(self.request, self._refusal(_TIMEOUT), deadline)
+            return
+        # RFC 9110 §15.5.9 408, if the socket takes it at once (a new client waits).
+        self._refuse(_TIMEOUT, logging.DEBUG, write_timeout=0.0)
+
+    def _refusal(self, refusal: Refuse) -> bytes:
+        """Return the answer to a refused head: a status line and a short body.
+
+        The body is JSON under the site's ``json_error_prefixes`` (when the request line
+        got far enough to name a path), plain text otherwise.
+        """
+        site = self.server
+        path = head.target_path(self.raw_requestline)
+        content_type, body = site.error_body(refusal.status, refusal.reason, path)
+        lines = [f"HTTP/1.1 {refusal.status}", f"Date: {site.date()}"]
+        lines += [f"{k}: {v}" for k, v in refusal.headers]
+        lines += [
+            f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
             "Connection: close",
             "",
             "",
         ]
+        return "\r\n".join(lines).encode("latin-1") + body
+
+    def _refuse(
+        self, refusal: Refuse, level: int = logging.INFO, write_timeout: float | None = None
+    ) -> None:
+        """Answer a refused head (see :meth:`_refusal`), then close.
+
+        :param refusal: the status and reason.
+        :param level: the level of the log line.
+        :param write_timeout: seconds the answer may take to leave (0: only if it can at
+            once); default the head deadline.
+        """
+        self._set_state(STATE_CLOSING)
         self.close_connection = True
-        LOG.info(
+        LOG.log(
+            level,
             "refused request from %s: %s (%s)",
             self.client_address[0],
             refusal.status,
             refusal.reason,
         )
+        limits = self.server.limits
+        # A client that reads nothing must not hold this thread: the answer is small, a
+        # socket buffer takes it at once, and a full one gets the head deadline at most.
+        if write_timeout is None:
+            write_timeout = min(limits.header_timeout, limits.client_socket_timeout)
+        self.request.settimeout(write_timeout)
         try:
-            self.wfile.write("\r\n".join(head).encode("latin-1") + body)
+            self.wfile.write(self._refusal(refusal))
             self.wfile.flush()
         except OSError:
             pass
@@ -474,6 +478,13 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     def handle_one_response(self) -> None:
         """Run the application and write its response."""
         ResponseWriter(self).run()
+
+
+def _check_line(line: bytes, limit: int, status: str, what: str) -> None:
+    if len(line) >= limit:
+        raise Refuse(status, f"{what} too long")
+    if line and not line.endswith(b"\n"):
+        raise Refuse("400 Bad Request", f"{what} ended without a line break")
 
 
 def _host_port(address: Any) -> tuple[str, str]:

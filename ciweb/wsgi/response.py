@@ -35,7 +35,7 @@ _HOP_BY_HOP = frozenset(
 # A keep-alive connection whose client left more body unread than this is closed instead
 # of drained: draining would spend the server's time for the client's mistake.
 _MAX_DISCARD = 64 * 1024
-_SERVER_ERROR = b"Internal Server Error\n"
+_SERVER_ERROR = "Internal Server Error"
 
 
 class ErrorStream:
@@ -245,14 +245,14 @@ class ResponseWriter:
             except Exception:
                 LOG.exception("error rendering %s", exc)
                 self._reset()
-        self.start_response(
-            "500 Internal Server Error",
-            [
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(_SERVER_ERROR))),
-            ],
+        status = "500 Internal Server Error"
+        content_type, body = self.protocol.server.error_body(
+            status, _SERVER_ERROR, self.environ.get("PATH_INFO")
         )
-        self.write(_SERVER_ERROR)
+        self.start_response(
+            status, [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        )
+        self.write(body)
 
     def _reset(self) -> None:
         """Forget a response that failed before its head was sent (framing included)."""

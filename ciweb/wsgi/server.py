@@ -8,9 +8,9 @@ touched), so several servers with different limits can run in one process.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
-import os
 import socket
 import ssl
 import time
@@ -29,91 +29,51 @@ with warnings.catch_warnings():
     from eventlet.green import socket as green_socket
     from eventlet.green import ssl as green_ssl
 
-from ciweb.wsgi.protocol import (
+from ciweb.wsgi import tls
+from ciweb.wsgi.connections import (
+    STATE_HEAD,
     STATE_IDLE,
     STATE_NEW,
     STATE_REQUEST,
     STATE_UPGRADED,
-    HttpProtocol,
-    Limits,
-    Site,
+    Connection,
+    ConnectionTable,
+    ParkedHeads,
 )
+from ciweb.wsgi.protocol import Evicted, HttpProtocol, Limits, Site
+from ciweb.wsgi.site import check_log_format
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from _typeshed.wsgi import WSGIApplication
     from oslo_config import cfg
 
 __all__ = ["Server", "make_ssl_context"]
 
 LOG = logging.getLogger(__name__)
-# What a graceful stop closes at once: idle keep-alive and taken-over (websocket) connections.
+# What a graceful stop closes at once: taken-over (websocket) connections, and idle
+# keep-alive ones unless they are left to their next request or their keep-alive timeout.
 _DRAINED_STATES = frozenset({STATE_IDLE, STATE_UPGRADED})
+_DRAINED_STATES_KEEP_IDLE = frozenset({STATE_UPGRADED})
+# Seconds between two log lines about connections that made room in a full pool.
+_EVICTION_LOG_INTERVAL = 60.0
+# Seconds between two looks for a connection to close when every slot serves a request.
+_FULL_POOL_POLL = 0.01
 
-_TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 # Errors of accept() that concern one client, not the listening socket.
 _ACCEPT_CLIENT_ERRORS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
 _ACCEPT_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
-def make_ssl_context(
-    *,
-    cert_file: str,
-    key_file: str,
-    ca_file: str | None = None,
-    min_version: str = "TLSv1.2",
-    ciphers: str | None = None,
-) -> ssl.SSLContext:
-    """Return a server TLS context; with *ca_file*, clients must present a certificate.
+def make_ssl_context(**options: Any) -> ssl.SSLContext:
+    """Return a server TLS context for green sockets; with ``ca_file``, clients need one too.
 
-    :param cert_file: PEM certificate chain of the server.
-    :param key_file: PEM private key.
-    :param ca_file: PEM CA bundle that client certificates must chain to.
-    :param min_version: ``TLSv1.2`` or ``TLSv1.3``.
-    :param ciphers: OpenSSL cipher list for TLS 1.2.
+    :param options: ``cert_file``, ``key_file``, ``ca_file``, ``min_version``, ``ciphers``
+        and ``groups`` (default X25519, P-256, P-384) of :func:`ciweb.wsgi.tls.make_context`.
     :raises ConfigError: naming the ``[ssl]`` option that is wrong.
     """
-    for option, path in (("cert_file", cert_file), ("key_file", key_file), ("ca_file", ca_file)):
-        if path is not None and not os.path.isfile(path):
-            raise ConfigError(f"[ssl] {option}: file {path} not found")
-    if min_version not in _TLS_VERSIONS:
-        raise ConfigError(
-            f"[ssl] min_version: {min_version!r} is not one of {sorted(_TLS_VERSIONS)}"
-        )
-    context = green_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = _TLS_VERSIONS[min_version]
-    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
-    if ciphers:
-        try:
-            context.set_ciphers(ciphers)
-        except ssl.SSLError as exc:
-            raise ConfigError(f"[ssl] ciphers: {exc}") from None
-    try:
-        context.load_cert_chain(cert_file, key_file)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(f"[ssl] cert_file/key_file: cannot load: {exc}") from None
-    if ca_file:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(f"[ssl] ca_file: cannot load: {exc}") from None
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
-def _check_log_format(access_log_format: str) -> None:
-    sample = {
-        "client_ip": "127.0.0.1",
-        "client_port": "1",
-        "date_time": "-",
-        "request_line": "-",
-        "status_code": "200",
-        "body_length": 0,
-        "wall_seconds": 0.0,
-    }
-    try:
-        access_log_format % sample
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"[server] access_log_format: {exc!r}") from None
+    return tls.make_context(green_ssl.SSLContext, **options)
 
 
 class Server:
@@ -131,11 +91,17 @@ class Server:
     :param graceful_timeout: seconds :meth:`stop` lets in-flight requests finish.
     :param access_log: log one line per request to ``ciweb.access``.
     :param access_log_format: that line's format.
+    :param json_error_prefixes: path prefixes under which the server's own error answers
+        (refused requests, a failed application) are JSON ``{"error", "description"}``.
     :param sock: an already bound and listening socket to serve instead of binding.
     :param pool: a green pool to use instead of a new one of *pool_size*.
     """
 
     protocol_class = HttpProtocol
+    #: Seconds after which a request head still arriving counts as slow: when the pool is
+    #: full, such a head gives up its slot before an idle keep-alive connection does
+    #: (younger heads after).
+    slow_head = 1.0
 
     def __init__(
         self,
@@ -152,10 +118,11 @@ class Server:
         graceful_timeout: float = 30.0,
         access_log: bool = True,
         access_log_format: str = eventlet.wsgi.DEFAULT_LOG_FORMAT,
+        json_error_prefixes: Iterable[str] = (),
         sock: socket.socket | None = None,
         pool: eventlet.greenpool.GreenPool | None = None,
     ) -> None:
-        _check_log_format(access_log_format)
+        check_log_format(access_log_format)
         self.app = app
         self.host = host
         self.port = port
@@ -167,12 +134,18 @@ class Server:
         self.graceful_timeout = graceful_timeout
         self.access_log = access_log
         self.access_log_format = access_log_format
+        self.json_error_prefixes = tuple(json_error_prefixes)
         self.pool = pool if pool is not None else eventlet.greenpool.GreenPool(pool_size)
         self._socket = sock
         self._address: tuple[str, int] | None = None
         self._site: Site | None = None
         self._acceptor: Any = None
-        self._connections: dict[int, list[Any]] = {}
+        self._accepting = False
+        self._table = ConnectionTable()
+        self._parked = ParkedHeads(self.pool.size)
+        self._sweeper: Any = None
+        self._evicted = {STATE_HEAD: 0, STATE_IDLE: 0}
+        self._evicted_logged = -_EVICTION_LOG_INTERVAL
         self._stopped = eventlet.Event()
 
     @classmethod
@@ -185,19 +158,20 @@ class Server:
         :raises ConfigError: naming a bad option.
         """
         srv = conf.server
-        tls = conf.ssl
+        tls_opts = conf.ssl
         context = None
-        if tls.cert_file or tls.key_file:
-            if not (tls.cert_file and tls.key_file):
+        if tls_opts.cert_file or tls_opts.key_file:
+            if not (tls_opts.cert_file and tls_opts.key_file):
                 raise ConfigError("[ssl] cert_file and key_file must be set together")
             context = make_ssl_context(
-                cert_file=tls.cert_file,
-                key_file=tls.key_file,
-                ca_file=tls.ca_file,
-                min_version=tls.min_version,
-                ciphers=tls.ciphers,
+                cert_file=tls_opts.cert_file,
+                key_file=tls_opts.key_file,
+                ca_file=tls_opts.ca_file,
+                min_version=tls_opts.min_version,
+                ciphers=tls_opts.ciphers,
+                groups=tls_opts.groups,
             )
-        elif tls.ca_file:
+        elif tls_opts.ca_file:
             raise ConfigError("[ssl] ca_file needs cert_file and key_file")
         limits = Limits(
             max_request_line=srv.max_request_line,
@@ -221,6 +195,7 @@ class Server:
             "graceful_timeout": srv.graceful_shutdown_timeout,
             "access_log": srv.access_log,
             "access_log_format": srv.access_log_format,
+            "json_error_prefixes": srv.json_error_prefixes,
         }
         options.update(kwargs)
         return cls(app, **options)
@@ -294,12 +269,16 @@ class Server:
             access_log=self.access_log,
             access_log_format=self.access_log_format,
             pool_free=self.pool.free,
+            connections=self._table,
+            json_error_prefixes=self.json_error_prefixes,
         )
+        self._site.park = self._park
         self._acceptor = eventlet.spawn(self._accept_loop, sock, self._site)
         LOG.info("serving on %s", self.url)
 
     def _accept_loop(self, sock: socket.socket, site: Site) -> None:
-        while True:
+        while not site.stopping:
+            self._accepting = True
             try:
                 client, address = sock.accept()
             except OSError as exc:
@@ -312,71 +291,148 @@ class Server:
                 if site.stopping:
                     return
                 raise
-            if self.pool.free() == 0:
-                # The pool is full: idle keep-alive connections make room for new clients
-                # (RFC 9112 §9.6 lets a server close an idle connection at any time).
-                self._close_idle()
-            # A new connection is not idle: closing it before it was read would drop it.
-            conn = [address, client, STATE_NEW]
-            key = id(conn)
-            self._connections[key] = conn
-            greenthread = self.pool.spawn(self.protocol_class, conn, site)
-            conn.append(greenthread)
-            greenthread.link(self._forget, key)
+            finally:
+                self._accepting = False
+            self._admit(client, address, site)
 
-    def _forget(self, _greenthread: Any, key: int) -> None:
-        self._connections.pop(key, None)
+    def _admit(self, client: socket.socket, address: Any, site: Site) -> None:
+        """Serve an accepted connection in a green thread, making room in a full pool."""
+        self._make_room()
+        conn = self._table.add(address, client)
+        greenthread = self.pool.spawn(self.protocol_class, conn, site)
+        conn.greenthread = greenthread
+        greenthread.link(self._forget, conn)
 
-    def _close_idle(self, states: frozenset[str] = frozenset({STATE_IDLE})) -> int:
-        closed = 0
-        for conn in list(self._connections.values()):
-            if conn[2] in states:
-                greenio.shutdown_safe(conn[1])
-                closed += 1
-        return closed
+    def _forget(self, _greenthread: Any, conn: Connection) -> None:
+        self._table.remove(conn)
 
-    def stop(self, timeout: float | None = None) -> None:
+    def _make_room(self) -> None:
+        """Return once the pool has a free green thread, closing one connection if needed.
+
+        Only one: a new client needs one slot (see :meth:`ConnectionTable.victim` for
+        which connection gives it up); its green thread ends before this returns.  When
+        every slot serves a request, wait for one to end or turn idle.
+        """
+        while self.pool.free() == 0:
+            victim = self._table.victim(self.slow_head)
+            if victim is not None:
+                self._evict(victim)
+            elif self._table.count(STATE_NEW):
+                eventlet.sleep(0)  # connections accepted just now: let them start
+            else:
+                eventlet.sleep(_FULL_POOL_POLL)
+
+    def _evict(self, victim: Connection) -> None:
+        # A request head is parked (kept open, unread, to its deadline: a slowloris client
+        # does not come straight back for the next slot); an idle connection is closed.
+        self._evicted[victim.state] += 1
+        now = time.monotonic()
+        if now - self._evicted_logged >= _EVICTION_LOG_INTERVAL:
+            heads, idle = self._evicted[STATE_HEAD], self._evicted[STATE_IDLE]
+            LOG.log(
+                logging.WARNING if heads else logging.INFO,
+                "pool of %d full: %d request head(s) set aside until their deadline and %d "
+                "idle keep-alive connection(s) closed to admit new clients, since the last "
+                "such line (at most one a minute)",
+                self.pool.size,
+                heads,
+                idle,
+            )
+            self._evicted = {STATE_HEAD: 0, STATE_IDLE: 0}
+            self._evicted_logged = now
+        victim.greenthread.kill(Evicted(park=victim.state == STATE_HEAD))
+
+    def _park(self, sock: socket.socket, answer: bytes, deadline: float) -> None:
+        """Keep a request head's socket out of the pool until *deadline* (see ParkedHeads)."""
+        for old in self._parked.add(sock, answer, deadline):
+            _close_parked(*old)
+        if self._sweeper is None:
+            self._sweeper = eventlet.spawn(self._sweep_parked)
+
+    def _sweep_parked(self) -> None:
+        """Answer and close parked heads at their deadlines, until none is left."""
+        try:
+            while (deadline := self._parked.next_deadline()) is not None:
+                eventlet.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+                for sock, answer in self._parked.due(time.monotonic()):
+                    _close_parked(sock, answer)
+        finally:
+            self._sweeper = None
+
+    def stop(self, timeout: float | None = None, *, close_idle: bool = True) -> None:
         """Stop gracefully: refuse new connections, finish in-flight requests, then close.
 
-        Idle keep-alive connections are closed at once; requests in progress get until
-        *timeout* (default: the server's ``graceful_timeout``) to finish and are answered
-        with ``Connection: close``; connections still busy after that are cut.
+        Requests in progress get until *timeout* (default: the server's
+        ``graceful_timeout``) to finish and are answered with ``Connection: close``;
+        connections still busy after that are cut.  Connections the kernel had queued
+        already are accepted and served.  Idle keep-alive connections are closed at once
+        with *close_idle*; without it (a worker handing its socket over to a successor),
+        each is left to its next request, answered with ``Connection: close``, or to its
+        keep-alive timeout, so that no client sending or waiting sees its connection cut.
 
         :param timeout: seconds to wait for in-flight requests.
+        :param close_idle: close idle keep-alive connections at once.
         """
-        if self._site is None:
+        site = self._site
+        if site is None:
             # Never started: nothing to drain, but wait() must not block forever.
             if self._socket is not None:
                 self._socket.close()
             if not self._stopped.ready():
                 self._stopped.send(None)
             return
-        if self._site.stopping:
+        if site.stopping:
             return
         timeout = self.graceful_timeout if timeout is None else timeout
-        self._site.stopping = True
+        site.stopping = True
+        site.close_idle = close_idle
         try:
-            if self._acceptor is not None:
+            if self._acceptor is not None and self._accepting:
+                # Only while it waits in accept(): a connection it holds is still served.
                 self._acceptor.kill()
             if self._socket is not None:
+                self._accept_queued(self._socket, site)
                 self._socket.close()
             LOG.info(
-                "stopped accepting on %s; draining %d connection(s)",
+                "stopped accepting on %s; draining %d connection(s)%s",
                 self.url,
-                len(self._connections),
+                len(self._table),
+                "" if close_idle else ", idle ones until their next request or timeout",
             )
-            self._drain(timeout)
+            for sock, answer in self._parked.clear():
+                _close_parked(sock, answer)  # no request of theirs is in progress
+            self._drain(site, timeout)
         finally:
             self._stopped.send(None)
         LOG.info("stopped serving on %s", self.url)
 
-    def _drain(self, timeout: float) -> None:
+    def _accept_queued(self, sock: socket.socket, site: Site) -> None:
+        """Admit the connections already queued on *sock*, while there are free threads.
+
+        Closing the last descriptor of a listening socket resets what its queue holds;
+        this socket may be the last one (its slot is being removed, or the process stops).
+        At most ``backlog`` of them: on a socket shared with a successor, the successor
+        takes the rest.
+        """
+        sock.settimeout(0.001)
+        try:
+            for _ in range(self.backlog):
+                if self.pool.free() == 0:
+                    return
+                client, address = sock.accept()
+                self._admit(client, address, site)
+        except OSError:
+            return  # the queue is empty (a timeout), or the socket is gone
+
+    def _drain(self, site: Site, timeout: float) -> None:
+        closing = _DRAINED_STATES if site.close_idle else _DRAINED_STATES_KEEP_IDLE
         deadline = time.monotonic() + timeout
-        while self._connections and time.monotonic() < deadline:
+        while len(self._table) and time.monotonic() < deadline:
             # Connections that finish a request turn idle; close them as they do.
-            self._close_idle(_DRAINED_STATES)
+            for conn in self._table.in_states(closing):
+                greenio.shutdown_safe(conn.socket)
             eventlet.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        busy = list(self._connections.values())
+        busy = list(self._table)
         if busy:
             LOG.warning(
                 "graceful stop: cutting %d connection(s) still busy after %.1f s",
@@ -384,7 +440,8 @@ class Server:
                 timeout,
             )
         for conn in busy:
-            conn[3].kill()
+            if conn.greenthread is not None:
+                conn.greenthread.kill()
 
     def wait(self) -> None:
         """Block (the calling green thread) until the server has stopped."""
@@ -393,12 +450,21 @@ class Server:
     @property
     def in_flight(self) -> int:
         """Return the number of connections with a request in progress."""
-        return sum(1 for conn in self._connections.values() if conn[2] == STATE_REQUEST)
+        return self._table.count(STATE_REQUEST)
 
     @property
     def connections(self) -> int:
         """Return the number of open client connections."""
-        return len(self._connections)
+        return len(self._table)
+
+
+def _close_parked(sock: socket.socket, answer: bytes) -> None:
+    """Send a parked head its 408 if the socket takes it at once, then close it."""
+    with contextlib.suppress(OSError):
+        sock.settimeout(0.0)
+        sock.send(answer)
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 def listen(host: str, port: int, *, backlog: int = 128, reuse_port: bool = False) -> socket.socket:

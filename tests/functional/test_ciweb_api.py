@@ -7,7 +7,11 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
+
+from ciweb.api import openapi
 from tests.functional.ciweb_process import BIN, LISTENING, ciweb_api
+from tests.functional.wsgi.client import get, refused
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -24,6 +28,23 @@ def test_it_serves_the_pipeline_and_logs_the_real_port(ciweb_conf: Path) -> None
             assert res.status == 200
             assert res.headers["Content-Type"] == "application/json; charset=utf-8"
             assert "capabilities" in json.load(res)["info"]
+
+
+def test_a_request_refused_before_the_api_runs_is_the_documented_json_400(
+    ciweb_conf: Path,
+) -> None:
+    with ciweb_api(ciweb_conf) as server:
+        port = int(server.wait_for(LISTENING).group(1).rsplit(":", 1)[1])
+        api = refused(port, get("/api/tenants%01"), "HTTP/1.1 400 Bad Request")
+        page = refused(port, get("/status%01"), "HTTP/1.1 400 Bad Request")
+    assert api.header("Content-Type") == "application/json"
+    document = openapi.load_document()
+    ref = document["paths"]["/api/tenants"]["get"]["responses"]["400"]["$ref"]
+    documented = document["components"]["responses"][ref.rsplit("/", 1)[1]]
+    schema = documented["content"]["application/json"]["schema"]
+    Draft202012Validator(schema).validate(json.loads(api.body))
+    # Outside /api (the dashboard's pages) the default is a line of text.
+    assert page.header("Content-Type") == "text/plain; charset=utf-8"
 
 
 def test_a_bad_option_value_is_one_line_naming_it_and_exit_2(tmp_path: Path) -> None:

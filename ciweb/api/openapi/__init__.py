@@ -4,6 +4,11 @@
 API; other fragments (``write.yaml``...) add ``paths``, ``components`` and ``tags``.  Two
 fragments may describe different methods of one path, but not the same method of a path, nor
 two different definitions under one component name: that is an error, not a silent override.
+
+Every operation may be answered 400 by the server itself, before the API runs (a control
+character in the target, a malformed header...; JSON under ``[server]
+json_error_prefixes``): :func:`load_document` adds the shared :data:`REFUSED` response to
+each operation that documents no 400 of its own, so that paths of any fragment get it.
 """
 
 from __future__ import annotations
@@ -14,10 +19,38 @@ from typing import Any
 
 import yaml
 
-__all__ = ["FRAGMENTS", "HEAD_FRAGMENT", "dump_document", "load_document", "merge_fragments"]
+__all__ = [
+    "FRAGMENTS",
+    "HEAD_FRAGMENT",
+    "REFUSED",
+    "add_refusals",
+    "dump_document",
+    "load_document",
+    "merge_fragments",
+]
 
 FRAGMENTS = Path(__file__).parent
 HEAD_FRAGMENT = "read.yaml"
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+#: The 400 every operation can get from the server before the API runs.
+REFUSED = "RequestRefused"
+_REFUSED_RESPONSE = {
+    "description": "The server refused the request before the API ran: a malformed request "
+    "line, target (a control character, even percent-encoded) or header field; the "
+    "description says which.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error", "description"],
+                "properties": {
+                    "error": {"type": "string", "description": "The reason phrase: Bad Request."},
+                    "description": {"type": "string", "description": "What was wrong."},
+                },
+            }
+        }
+    },
+}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -72,8 +105,25 @@ def merge_fragments(fragments: Iterable[tuple[str, dict[str, Any]]]) -> dict[str
     return document
 
 
+def add_refusals(document: dict[str, Any]) -> dict[str, Any]:
+    """Give every operation of *document* without a 400 the shared :data:`REFUSED` one.
+
+    :param document: a merged document; changed in place and returned.
+    """
+    responses = document.setdefault("components", {}).setdefault("responses", {})
+    responses.setdefault(REFUSED, _REFUSED_RESPONSE)
+    reference = {"$ref": f"#/components/responses/{REFUSED}"}
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in _METHODS and isinstance(operation, dict):
+                operation.setdefault("responses", {}).setdefault("400", dict(reference))
+    return document
+
+
 def load_document(directory: Path = FRAGMENTS) -> dict[str, Any]:
     """Read and merge every ``*.yaml`` fragment of *directory* (``read.yaml`` first).
+
+    Every operation then documents a 400 (see :func:`add_refusals`).
 
     :param directory: where the fragments are.
     :raises ValueError: on an unreadable fragment or a conflict between two.
@@ -81,7 +131,7 @@ def load_document(directory: Path = FRAGMENTS) -> dict[str, Any]:
     files = sorted(directory.glob("*.yaml"), key=lambda p: (p.name != HEAD_FRAGMENT, p.name))
     if not files or files[0].name != HEAD_FRAGMENT:
         raise ValueError(f"{directory}: {HEAD_FRAGMENT} is missing")
-    return merge_fragments((p.name, _read(p)) for p in files)
+    return add_refusals(merge_fragments((p.name, _read(p)) for p in files))
 
 
 def dump_document(document: dict[str, Any]) -> bytes:

@@ -2,7 +2,8 @@
 
 ``GET /`` answers ``<greeting> <pid>``; ``GET /slow?seconds=S`` sleeps first (green sleep
 under ciweb-api's monkey-patching).  The greeting is a paste ini key, so a test can change
-it and SIGHUP to see the new configuration take effect.
+it and SIGHUP to see the new configuration take effect; ``startup_delay`` (seconds) makes
+loading the application slow, so that a reload lasts at least that long.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
 
 
 def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
-    """Return the application; ``greeting`` is its only key."""
+    """Return the application; keys ``greeting`` and ``startup_delay``."""
     greeting = local_conf.get("greeting", "hello")
+    time.sleep(float(local_conf.get("startup_delay", "0")))
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ["PATH_INFO"] == "/slow":

@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 DEADLINE = 20.0
-LISTENING = re.compile(r"ciweb-api listening on http://127\.0\.0\.1:(\d+) \(pid (\d+)\)")
+LISTENING = re.compile(r"ciweb-api listening on https?://127\.0\.0\.1:(\d+) \(pid (\d+)\)")
 MONITOR = re.compile(r"monitor listening on 127\.0\.0\.1:(\d+)")
 
 
@@ -35,12 +35,13 @@ def wait_for(predicate: Callable[[], Any], what: str, deadline: float = DEADLINE
     raise AssertionError(f"timed out after {deadline} s waiting for {what}")
 
 
-def paste_ini(greeting: str) -> str:
+def paste_ini(greeting: str, startup_delay: float = 0.0) -> str:
     """Return a paste ini serving the test application with *greeting*."""
     return textwrap.dedent(f"""\
         [app:main]
         use = call:tests.functional.process.app:app_factory
         greeting = {greeting}
+        startup_delay = {startup_delay}
         """)
 
 

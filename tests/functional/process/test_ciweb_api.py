@@ -10,7 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import trustme
+
 from tests.functional.process.conftest import Api, paste_ini, wait_for
+from tests.functional.wsgi.client import handshake
 
 
 class ClientLoop:
@@ -193,3 +196,20 @@ def test_the_pid_file_refuses_a_second_instance(api: Callable[..., Api]) -> None
     assert "listening on" not in second.text()
     assert first.get("/")[0] == 200
     assert first.stop() == 0
+
+
+def test_the_tls_groups_of_ssl_groups_are_what_the_workers_offer(
+    api: Callable[..., Api],
+) -> None:
+    server = api(workers=1)
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(server.dir / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(server.dir / "key.pem"))
+    with server.conf.open("a") as conf:
+        conf.write(f"[ssl]\ncert_file = {server.dir / 'cert.pem'}\n")
+        conf.write(f"key_file = {server.dir / 'key.pem'}\ngroups = P-384\n")
+    server.start()
+    assert f"listening on https://127.0.0.1:{server.port}" in server.text()
+    assert handshake(server.port, "-tls1_3", "P-384").returncode == 0
+    assert handshake(server.port, "-tls1_3", "X25519").returncode != 0
+    assert server.stop() == 0

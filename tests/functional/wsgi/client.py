@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import subprocess
 import time
 
 
@@ -146,3 +147,17 @@ def refused(port: int, data: bytes, status_line: str, *, timeout: float = 5.0) -
 def get(path: str = "/", extra: str = "", version: str = "HTTP/1.1") -> bytes:
     """Return the bytes of a simple GET with a Host header and *extra* header lines."""
     return f"GET {path} {version}\r\nHost: t\r\n{extra}\r\n".encode("latin-1")
+
+
+def handshake(port: int, version: str, group: str) -> subprocess.CompletedProcess[str]:
+    """Run ``openssl s_client`` offering only the key exchange *group*; return it finished.
+
+    :param version: ``-tls1_2`` or ``-tls1_3``.
+    """
+    return subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", version, "-groups", group],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )

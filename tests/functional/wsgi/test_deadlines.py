@@ -106,23 +106,3 @@ def test_a_full_pool_never_closes_a_taken_over_connection_to_make_room(
         upgraded.sock.sendall(b"still there\n")
         assert upgraded.sock.recv(4096) == b"still there\n"
         upgraded.sock.sendall(b"bye\n")
-
-
-def test_slow_clients_in_a_full_pool_delay_others_only_until_their_deadline(
-    small_pool: ServerProcess,
-) -> None:
-    slow = [Connection(small_pool.port) for _ in range(2)]
-    try:
-        for conn in slow:
-            conn.send(b"GET / HTTP/1.1\r\n")
-        started = time.monotonic()
-        with Connection(small_pool.port, timeout=5.0) as third:
-            third.send(get())
-            assert third.read_response().body == b"hello"
-        # The slow ones are neither idle nor dropped: they keep their slots to their deadline.
-        assert 0.8 <= time.monotonic() - started < 1.0 + 1.5
-        for conn in slow:
-            assert conn.read_all().startswith(b"HTTP/1.1 408 ")
-    finally:
-        for conn in slow:
-            conn.close()

@@ -11,7 +11,7 @@ import pytest
 import trustme
 
 from tests.functional.apps import ServerProcess
-from tests.functional.wsgi.client import Connection, get
+from tests.functional.wsgi.client import Connection, get, handshake
 
 HEAD_TIMEOUT = 0.5
 
@@ -116,6 +116,7 @@ def test_make_ssl_context_errors_name_the_ssl_option(pems: dict[str, str], tmp_p
         ({**good, "ca_file": missing}, "[ssl] ca_file"),
         ({**good, "min_version": "TLSv1.1"}, "[ssl] min_version"),
         ({**good, "ciphers": "NOT-A-CIPHER"}, "[ssl] ciphers"),
+        ({**good, "groups": "X25519:NOT-A-GROUP"}, "[ssl] groups"),
         ({**good, "key_file": pems["ca_file"]}, "[ssl] cert_file/key_file"),
     ]
     for kwargs, option in cases:
@@ -123,3 +124,42 @@ def test_make_ssl_context_errors_name_the_ssl_option(pems: dict[str, str], tmp_p
             make_ssl_context(**kwargs)  # type: ignore[arg-type]
         assert str(info.value).startswith(option), info.value
     assert make_ssl_context(**good).minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+# -- key exchange groups: exactly Mozilla's intermediate X25519, P-256, P-384 -------------
+
+
+@pytest.fixture(scope="module")
+def rsa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    # An RSA certificate: with an ECDSA one, a TLS 1.2 client offering only X25519 could
+    # not verify its P-256 signature, whatever the server's groups.
+    folder = tmp_path_factory.mktemp("rsa")
+    cert = trustme.CA(key_type=trustme.KeyType.RSA).issue_cert(
+        "127.0.0.1", key_type=trustme.KeyType.RSA
+    )
+    tls = {"cert_file": str(folder / "cert.pem"), "key_file": str(folder / "key.pem")}
+    cert.cert_chain_pems[0].write_to_path(tls["cert_file"])
+    cert.private_key_pem.write_to_path(tls["key_file"])
+    with ServerProcess(tls=tls, limits={"header_timeout": 2.0}) as proc:
+        yield proc
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+@pytest.mark.parametrize(
+    ("group", "key"),
+    [("X25519", "X25519"), ("P-256", "prime256v1"), ("P-384", "secp384r1")],
+)
+def test_x25519_p256_and_p384_are_offered(
+    rsa_server: ServerProcess, version: str, group: str, key: str
+) -> None:
+    done = handshake(rsa_server.port, version, group)
+    assert done.returncode == 0, done.stderr
+    assert f"Server Temp Key: {'ECDH, ' if key != 'X25519' else ''}{key}" in done.stdout
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+@pytest.mark.parametrize("group", ["X448", "P-521", "ffdhe2048"])
+def test_other_groups_are_refused(rsa_server: ServerProcess, version: str, group: str) -> None:
+    done = handshake(rsa_server.port, version, group)
+    assert done.returncode != 0
+    assert "Server Temp Key" not in done.stdout

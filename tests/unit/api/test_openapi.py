@@ -94,3 +94,37 @@ def test_the_merged_document_is_served_as_yaml(app: Faults) -> None:
     assert response.status_code == 200
     assert response.content_type == "application/yaml"
     assert yaml.safe_load(response.body) == openapi.load_document()
+
+
+def test_every_operation_documents_the_400_of_a_refused_request() -> None:
+    doc = openapi.load_document()
+    refused = f"#/components/responses/{openapi.REFUSED}"
+    operations = [
+        (method, path, operation)
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+    ]
+    assert len(operations) > 40
+    for method, path, operation in operations:
+        assert "400" in operation["responses"], (method, path)
+    # Operations with a 400 of their own keep it; the others get the shared one.
+    assert doc["paths"]["/api/tenants"]["get"]["responses"]["400"] == {"$ref": refused}
+    builds = doc["paths"]["/api/tenant/{tenant}/builds"]["get"]["responses"]["400"]
+    assert builds == {"$ref": "#/components/responses/BadRequest"}
+    schema = doc["components"]["responses"][openapi.REFUSED]["content"]["application/json"]
+    Draft202012Validator(schema["schema"]).validate(
+        {"error": "Bad Request", "description": "control character in request target"}
+    )
+
+
+def test_add_refusals_covers_the_operations_of_every_fragment() -> None:
+    doc = openapi.merge_fragments(
+        [
+            ("read.yaml", {**_head(), "paths": {"/a": {"get": {"responses": {"200": {}}}}}}),
+            ("more.yaml", {"paths": {"/b": {"post": {}, "parameters": []}}}),
+        ]
+    )
+    openapi.add_refusals(doc)
+    assert set(doc["paths"]["/a"]["get"]["responses"]) == {"200", "400"}
+    assert set(doc["paths"]["/b"]["post"]["responses"]) == {"400"}
+    assert doc["paths"]["/b"]["parameters"] == []

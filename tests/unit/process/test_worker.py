@@ -109,3 +109,25 @@ def test_the_reporter_says_ready_then_reports_counters_only_when_they_change() -
         reporter.stop()
         os.close(read_fd)
         os.close(write_fd)
+
+
+def test_a_monkey_patched_worker_whose_parent_is_gone_gives_up_reporting() -> None:
+    # Under eventlet's monkey-patching os.write retries EPIPE forever: a worker whose parent
+    # died before the worker was ready used to spin on its "ready" report, never exiting.
+    script = (
+        "import eventlet; eventlet.monkey_patch()\n"
+        "import os\n"
+        "from ciweb.process.bus import Bus\n"
+        "from ciweb.process.worker import StatusReporter\n"
+        "read_fd, write_fd = os.pipe()\n"
+        "os.close(read_fd)\n"
+        "StatusReporter(Bus(), write_fd, dict)._send({'event': 'ready'})\n"
+        "print('gave up')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == "gave up\n", done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import textwrap
 import time
@@ -18,16 +19,20 @@ from ciweb.wsgi.server import listen
 
 DEADLINE = 15.0
 
-# A stand-in worker: says ready (unless told to fail), then reports N requests, and
-# exits 0 on SIGTERM.  It speaks the real status-pipe protocol.
+# A stand-in worker: says ready (unless told to fail), then reports N requests; it exits
+# 0 on SIGTERM (stop) and 12 on SIGUSR2 (hand over).  It speaks the real status-pipe
+# protocol.  "slow" takes 0.5 s to be ready.
 FAKE_WORKER = textwrap.dedent("""\
     import json, os, signal, sys, time
     args = sys.argv[1:]
     fd = int(args[args.index("--status-fd") + 1])
     mode = args[args.index("--") + 1]
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    signal.signal(signal.SIGUSR2, lambda *a: sys.exit(12))
     if mode == "fail":
         sys.exit(3)
+    if mode == "slow":
+        time.sleep(0.5)
     os.write(fd, json.dumps({"event": "ready"}).encode() + b"\\n")
     requests = 0
     while True:
@@ -186,3 +191,103 @@ def test_add_and_remove_worker_change_the_number_of_slots(
     supervisor.remove_worker()  # the last one stays
     assert supervisor.wanted == 1
     assert json.loads(json.dumps(supervisor.stats()))["workers_wanted"] == 1
+
+
+@pytest.fixture
+def log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Capture the supervisor's INFO lines too."""
+    caplog.set_level(logging.INFO, logger="ciweb.process.workers")
+    return caplog
+
+
+def reloads_done(caplog: pytest.LogCaptureFixture) -> int:
+    return caplog.text.count("reload complete")
+
+
+def test_a_reload_hands_over_with_sigusr2_and_a_stop_uses_sigterm(
+    make_supervisor: Callable[..., Supervisor], log: pytest.LogCaptureFixture
+) -> None:
+    supervisor = make_supervisor()
+    supervisor.start()
+    (old,) = supervisor.workers
+    supervisor.graceful()
+    run_until(supervisor.bus, supervisor, lambda: old not in supervisor.workers)
+    assert f"worker pid {old.pid} exited (status 12) after draining" in log.text
+    (new,) = supervisor.workers
+    supervisor.stop()
+    assert f"worker pid {new.pid} exited (status 0) after draining" in log.text
+
+
+def test_sighups_during_a_reload_run_one_more_reload_after_it(
+    make_supervisor: Callable[..., Supervisor], log: pytest.LogCaptureFixture
+) -> None:
+    prepared = []
+
+    def prepare() -> Settings:
+        prepared.append(1)
+        return Settings(conf_args=("slow",), graceful_timeout=2.0)
+
+    supervisor = make_supervisor("slow", prepare=prepare)
+    supervisor.start()
+    supervisor.graceful()
+    assert supervisor.reloading
+    supervisor.graceful()
+    supervisor.graceful()
+    assert "SIGHUP queued" in log.text
+    run_until(supervisor.bus, supervisor, lambda: reloads_done(log) == 2)
+    assert not supervisor.reloading
+    assert len(prepared) == 2
+    run_until(supervisor.bus, supervisor, lambda: len(supervisor.workers) == 1)
+
+
+def test_sigttin_during_a_reload_holds_after_it(
+    make_supervisor: Callable[..., Supervisor], log: pytest.LogCaptureFixture
+) -> None:
+    supervisor = make_supervisor("slow")
+    supervisor.start()
+    supervisor.graceful()
+    supervisor.add_worker()
+    supervisor.add_worker()
+    supervisor.remove_worker()
+    run_until(supervisor.bus, supervisor, lambda: reloads_done(log) == 1)
+    run_until(
+        supervisor.bus,
+        supervisor,
+        lambda: [w.ready and w.retiring is None for w in supervisor.workers] == [True, True],
+    )
+    assert supervisor.wanted == 2
+    assert {w.slot for w in supervisor.workers} == {0, 1}
+
+
+def test_sigttou_during_a_reload_keeps_at_least_one_worker(
+    make_supervisor: Callable[..., Supervisor], log: pytest.LogCaptureFixture
+) -> None:
+    supervisor = make_supervisor("slow", workers=2)
+    supervisor.start()
+    supervisor.graceful()
+    for _ in range(3):
+        supervisor.remove_worker()
+    assert "keeping the last worker" in log.text
+    run_until(supervisor.bus, supervisor, lambda: reloads_done(log) == 1)
+    run_until(supervisor.bus, supervisor, lambda: len(supervisor.workers) == 1)
+    assert supervisor.wanted == 1
+
+
+def test_a_reload_keeps_the_resized_count_unless_the_configured_count_changed(
+    make_supervisor: Callable[..., Supervisor], log: pytest.LogCaptureFixture
+) -> None:
+    configured = {"workers": 1}
+
+    def prepare() -> Settings:
+        return Settings(conf_args=("idle",), graceful_timeout=2.0, **configured)
+
+    supervisor = make_supervisor(prepare=prepare)
+    supervisor.start()
+    supervisor.add_worker()
+    supervisor.graceful()
+    run_until(supervisor.bus, supervisor, lambda: reloads_done(log) == 1)
+    assert supervisor.wanted == 2
+    configured["workers"] = 3
+    supervisor.graceful()
+    run_until(supervisor.bus, supervisor, lambda: reloads_done(log) == 2)
+    assert supervisor.wanted == 3

@@ -239,3 +239,21 @@ def test_hex_chunk_sizes_parse(line: bytes, size: int) -> None:
 )
 def test_other_chunk_size_lines_are_malformed(line: bytes) -> None:
     assert head.parse_chunk_size(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [
+        (b"GET /api/x?q=1 HTTP/1.1\r\n", "/api/x"),
+        (b"GET /api%2Fx%00 HTTP/1.1\r\n", "/api/x\x00"),
+        (b"GET /api/" + b"a" * 50, "/api/" + "a" * 50),  # cut short (a 414)
+        (b"GET /api/a\x01b HTTP/1.1\r\n", "/api/a"),  # up to a control character
+        (b"GET http://h:1/api/x HTTP/1.1\r\n", "/api/x"),
+        (b"GET https://h HTTP/1.1\r\n", "/"),
+        (b"OPTIONS * HTTP/1.1\r\n", None),
+        (b"NONSENSE\r\n", None),
+        (b"", None),
+    ],
+)
+def test_target_path_finds_what_arrived_of_the_path(line: bytes, path: str | None) -> None:
+    assert head.target_path(line) == path

@@ -102,7 +102,7 @@ def delete_autohold(store: Store, tenant: str, hold_id: int | str) -> None:
         tid = tenant_id(session, tenant)
         hold = find_autohold(session, tid, hold_id)
         session.delete(hold)
-        _add_event(session, tid, "autohold-delete", {"id": hold.id})
+        _add_event(session, tid, "autohold-delete", {"id": serialize.autohold_id(hold.id)})
 
 
 def _add_event(session: Session, tid: int, kind: str, payload: dict[str, Any]) -> ManagementEvent:

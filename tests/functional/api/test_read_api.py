@@ -204,7 +204,7 @@ def test_errors_through_the_pipeline_are_json_with_a_request_id(
 def test_the_dashboard_double_slash_works_through_the_pipeline(pipeline: WSGIApplication) -> None:
     response = get(pipeline, f"{T}//autohold/1")
     assert response.status_code == 200
-    assert response.json["id"] == 1
+    assert response.json["id"] == "0000000001"
 
 
 def test_the_total_count_comes_through_the_pipeline(pipeline: WSGIApplication) -> None:

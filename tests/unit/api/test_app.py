@@ -95,7 +95,7 @@ def test_head_answers_like_get_without_a_body(app: Faults) -> None:
 def test_post_on_a_read_route_is_405_naming_the_allowed_methods(app: Faults) -> None:
     response = get(app, f"{T}/builds", method="POST")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_whitelabel_info_names_the_tenant(whitelabel_app: Faults) -> None:

@@ -443,4 +443,4 @@ def test_a_build_of_an_unknown_buildset_is_404(app: Faults) -> None:
 def test_the_wrong_method_is_405_with_allow(app: Faults) -> None:
     response = call(app, "DELETE", "/api/report/tenant/t/status")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "PUT"
+    assert response.headers["Allow"] == "PUT, OPTIONS"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ciweb.ci import demo, history, keys, queries
+from ciweb.ci.status_index import StatusIndexCache
 
 
 def test_the_demo_tenant_is_realistic(store):
@@ -35,7 +36,8 @@ def test_the_demo_status_has_live_items_with_running_jobs(store):
     jobs = [job for item in items for job in item["jobs"]]
     assert any(job["url"] and job["url"].startswith("stream/") for job in jobs)
     change = items[0]["refs"][0]["id"]
-    assert queries.status_change(store, demo.TENANT, change)[0]["id"] == items[0]["id"]
+    found = StatusIndexCache(store).index(demo.TENANT).lookup(change)
+    assert found[0]["id"] == items[0]["id"]
 
 
 def test_loading_the_demo_twice_adds_nothing_and_is_deterministic(store):

@@ -222,7 +222,10 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
     if controllers is None:
         return
     admin, reporting, whitelabel = controllers.admin, controllers.reporting, controllers.tenant
-    for name, suffix, action, method in _ADMIN_ROUTES:
+    # zuul-web connects these only when an authenticator is configured ("if no auth
+    # configured, deactivate admin routes"): without one they are unknown paths here too.
+    routes_ = _AUTH_ROUTES + _ADMIN_ROUTES if controllers.include_auth else _ADMIN_ROUTES
+    for name, suffix, action, method in routes_:
         connect_tenant_route(
             mapper,
             name,
@@ -232,7 +235,7 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
             methods=[method],
             whitelabel=whitelabel,
         )
-    if whitelabel is None:
+    if whitelabel is None and controllers.include_auth:
         mapper.connect(
             "authorizations",
             "/api/authorizations",
@@ -250,15 +253,19 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
         )
 
 
-# (route name, path after TENANT_PREFIX, AdminController action, method): Zuul's admin API.
-_ADMIN_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+# (route name, path after TENANT_PREFIX, AdminController action, method): Zuul's admin API
+# routes that exist only when authenticators are configured...
+_AUTH_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("project_enqueue", "project/{project:.+}/enqueue", "enqueue", "POST"),
     ("project_dequeue", "project/{project:.+}/dequeue", "dequeue", "POST"),
     ("project_autohold_create", "project/{project:.+}/autohold", "create_autohold", "POST"),
     ("promote", "promote", "promote", "POST"),
-    ("autohold_delete", "autohold/{hold_id}", "delete_autohold", "DELETE"),
     ("tenant_state", "state", "set_state", "POST"),
     ("tenant_authorizations", "authorizations", "authorizations", "GET"),
+)
+# ...and those zuul-web always connects (without a token they answer 401).
+_ADMIN_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("autohold_delete", "autohold/{hold_id}", "delete_autohold", "DELETE"),
 )
 _REPORT_PREFIX = "/api/report/tenant/{tenant}"
 # (route name, path after _REPORT_PREFIX, ReportingController action, method).

@@ -18,9 +18,9 @@ from ciweb.api.controllers.reporting import (
     WriteController,
     parse_object,
 )
-from ciweb.api.tokens import Identity
+from ciweb.api.tokens import ANY, ForbiddenError, Identity
 from ciweb.ci import admin, queries, validate
-from ciweb.ci.errors import ValidationError
+from ciweb.ci.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
     from ciweb.api.context import ApiContext
@@ -34,8 +34,6 @@ AUDIT = logging.getLogger("ciweb.audit")
 ENQUEUE_FIELDS = frozenset({"pipeline", "change", "ref", "oldrev", "newrev", "parameters"})
 DEQUEUE_FIELDS = frozenset({"pipeline", "change", "ref"})
 PROMOTE_FIELDS = frozenset({"pipeline", "changes"})
-# Zuul's RBAC permissions that its admin rule grants; the dashboard reads admin and enqueue.
-ADMIN_PERMISSIONS = ("admin", "enqueue", "dequeue", "promote", "autohold", "set-tenant-state")
 TRUE = b"true"
 NULL = b"null"
 
@@ -113,38 +111,43 @@ class AdminController(WriteController):
         return NULL
 
     def authorizations(self, req: Request, tenant: str) -> dict[str, Any]:
-        """Return the token's rights on *tenant* in Zuul's shape (``GET authorizations``)."""
+        """Return the token's rights on *tenant* in Zuul's shape (``GET authorizations``).
+
+        As zuul-web without role mappings: ``admin`` and ``permissions.admin`` for an admin of
+        the tenant, ``permissions.read`` when the token may read it, ``scope: [tenant]``; a
+        token that may not read a read-protected tenant gets 403.
+        """
+        if not queries.tenant_exists(self.store, tenant):
+            raise NotFound("Unknown tenant")
         identity = self.auth.authenticate(req)
-        is_admin = identity.can("admin", tenant)
-        permissions: dict[str, bool] = {}
-        if identity.can("read", tenant):
-            permissions["read"] = True
-        if is_admin:
-            permissions.update(dict.fromkeys(ADMIN_PERMISSIONS, True))
-        return {"zuul": {"admin": is_admin, "permissions": permissions, "scope": [tenant]}}
+        if self.auth.read_protected(tenant) and not identity.can("read", tenant):
+            raise ForbiddenError(f"{identity.uid} may not read tenant {tenant}", identity.realm)
+        return _authorizations(identity.can("admin", tenant), [tenant])
 
     def root_authorizations(self, req: Request) -> dict[str, Any]:
-        """Return the tenants the token administers (``GET /api/authorizations``)."""
+        """Return the token's rights on the API root (``GET /api/authorizations``).
+
+        Zuul's root scope is ``["*"]``, and ``admin`` is true only for an admin of every
+        tenant (``zuul.admin: "*"``, or ``ciweb.admin: "*"``).
+        """
         identity = self.auth.authenticate(req)
-        admin_of = [
-            t["name"] for t in queries.tenants(self.store) if identity.can("admin", t["name"])
-        ]
-        return {
-            "zuul": {
-                "admin": bool(admin_of),
-                "permissions": {"admin": True} if admin_of else {},
-                "scope": admin_of,
-            }
-        }
+        return _authorizations(identity.can("admin", ANY), [ANY])
+
+
+def _authorizations(is_admin: bool, scope: list[str]) -> dict[str, Any]:
+    permissions = {"read": True, "admin": True} if is_admin else {"read": True}
+    return {"zuul": {"admin": is_admin, "permissions": permissions, "scope": scope}}
 
 
 @dataclasses.dataclass(frozen=True)
 class WriteControllers:
-    """The controllers of the write routes, and the whitelabel tenant they answer for."""
+    """The controllers of the write routes, the whitelabel tenant they answer for, and
+    whether Zuul's authenticated routes (enqueue, authorizations...) exist at all."""
 
     reporting: ReportingController
     admin: AdminController
     tenant: str | None = None
+    include_auth: bool = True
 
 
 def make_write_controllers(context: ApiContext) -> WriteControllers:
@@ -158,4 +161,5 @@ def make_write_controllers(context: ApiContext) -> WriteControllers:
         reporting=ReportingController(context, auth),
         admin=AdminController(context, auth),
         tenant=context.tenant,
+        include_auth=bool(auth.authenticators),
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ciweb.api import auth
 from ciweb.ci import admin, queries
 from ciweb.ci.store import Store
 from ciweb.middleware.faults import Faults
@@ -206,19 +207,23 @@ def test_zuuls_admin_claim_and_star_are_honoured(app: Faults) -> None:
 def test_authorizations_give_zuuls_shape(app: Faults) -> None:
     response = call(app, "GET", "/api/tenant/t/authorizations", bearer=ADMIN)
     assert response.json == {
-        "zuul": {
-            "admin": True,
-            "permissions": {
-                "read": True, "admin": True, "enqueue": True, "dequeue": True,
-                "promote": True, "autohold": True, "set-tenant-state": True,
-            },
-            "scope": ["t"],
-        }
-    }  # fmt: skip
+        "zuul": {"admin": True, "permissions": {"read": True, "admin": True}, "scope": ["t"]}
+    }
     reader = call(app, "GET", "/api/tenant/t/authorizations", bearer=token(read=["t"])).json
     assert reader == {"zuul": {"admin": False, "permissions": {"read": True}, "scope": ["t"]}}
-    root = call(app, "GET", "/api/authorizations", bearer=token(admin="*")).json
-    assert root["zuul"]["admin"] is True and root["zuul"]["scope"] == ["other", "t"]
+    # "other" is read-protected: a token without a right on it may not ask.
+    assert call(app, "GET", "/api/tenant/other/authorizations", bearer=ADMIN).status_code == 403
+    assert call(app, "GET", "/api/tenant/nope/authorizations", bearer=ADMIN).status_code == 404
+
+
+def test_root_authorizations_have_zuuls_star_scope(app: Faults) -> None:
+    # zuul-web's root scope is "*", and only an admin of every tenant is admin there.
+    every = call(app, "GET", "/api/authorizations", bearer=token(admin="*")).json
+    assert every == {
+        "zuul": {"admin": True, "permissions": {"read": True, "admin": True}, "scope": ["*"]}
+    }
+    one = call(app, "GET", "/api/authorizations", bearer=ADMIN).json
+    assert one == {"zuul": {"admin": False, "permissions": {"read": True}, "scope": ["*"]}}
 
 
 def test_authorizations_without_a_header_are_401_json(app: Faults) -> None:
@@ -256,3 +261,36 @@ def test_a_protected_tenant_needs_a_read_token(app: Faults) -> None:
     root = call(app, "GET", "/api/info", bearer=None).json["info"]
     assert root["capabilities"]["auth"]["realms"]["ci"]["driver"] == "HS256"
     assert root["capabilities"]["auth"]["read_protected"] is False
+
+
+def test_without_authenticators_zuuls_auth_routes_do_not_exist(store: Store) -> None:
+    # zuul-web connects enqueue, dequeue, promote, autohold (POST), state and the
+    # authorizations only when an authenticator is configured; info then lists no realm.
+    open_app = make_app(store, checker=auth.Auth())
+    info = call(open_app, "GET", "/api/info", bearer=None).json["info"]["capabilities"]["auth"]
+    assert info["realms"] == {} and info["default_realm"] is None
+    for method, path in [
+        ("GET", "/api/authorizations"),
+        ("GET", "/api/tenant/t/authorizations"),
+        ("POST", "/api/tenant/t/promote"),
+        ("POST", "/api/tenant/t/state"),
+    ]:
+        assert call(open_app, method, path, {}, bearer=ADMIN).status_code == 404, path
+    # project/{p}/enqueue is then a path under the (GET) project route, as in Zuul.
+    enqueue = call(open_app, "POST", "/api/tenant/t/project/org/project/enqueue", {}, bearer=ADMIN)
+    assert enqueue.status_code == 405
+    assert events(store) == []
+
+
+def test_without_authenticators_the_remaining_admin_routes_are_401_with_no_realm(
+    store: Store,
+) -> None:
+    open_app = make_app(store, checker=auth.Auth())
+    hold = admin.create_autohold(store, "t", "org/project", HOLD)
+    for bearer in (None, ADMIN):
+        response = call(open_app, "DELETE", f"/api/tenant/t/autohold/{hold['id']}", bearer=bearer)
+        assert response.status_code == 401
+        assert response.json["realm"] is None
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "realm" not in response.headers["WWW-Authenticate"]
+    assert queries.autohold(store, "t", hold["id"])["id"] == hold["id"]

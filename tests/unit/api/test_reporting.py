@@ -68,9 +68,14 @@ def authenticator() -> auth.Auth:
     )
 
 
-def make_app(store: Store, tenant: str | None = None) -> Faults:
-    """The API as app.py builds it, behind the faults filter."""
-    context = ApiContext(store=store, tenant=tenant, auth=authenticator())
+def make_app(
+    store: Store, tenant: str | None = None, *, checker: auth.Auth | None = None
+) -> Faults:
+    """The API as app.py builds it, behind the faults filter.
+
+    :param checker: the deployment's authenticators; :func:`authenticator` when None.
+    """
+    context = ApiContext(store=store, tenant=tenant, auth=checker or authenticator())
     read = ReadControllers.build(context, openapi_document=b"")
     mapper = make_mapper(read, tenant=tenant, write=make_write_controllers(context))
     return Faults(ApiApplication(Router(mapper), context))

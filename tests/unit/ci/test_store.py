@@ -24,7 +24,22 @@ def test_an_empty_database_is_not_migrated_and_says_which_command_fixes_it(bare_
 
 def test_upgrade_brings_the_database_to_head(bare_store):
     bare_store.upgrade()
-    assert bare_store.current_revision() == bare_store.head_revision() == "0001"
+    assert bare_store.current_revision() == bare_store.head_revision()
+    assert bare_store.head_revision() is not None
+    bare_store.check_migrated()
+
+
+def test_the_reported_documents_migration_goes_down_and_up_again(bare_store):
+    from alembic import command
+
+    from ciweb.ci.store import alembic_config
+
+    bare_store.upgrade()
+    with bare_store.engine.connect() as conn:
+        command.downgrade(alembic_config(conn), "0002-1")
+        conn.commit()
+    assert bare_store.current_revision() == "0001"
+    bare_store.upgrade()
     bare_store.check_migrated()
 
 

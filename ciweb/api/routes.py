@@ -18,15 +18,17 @@ from ciweb.api.controllers.autoholds import AutoholdsController
 from ciweb.api.controllers.builds import BuildsController
 from ciweb.api.controllers.buildsets import BuildsetsController
 from ciweb.api.controllers.config_errors import ConfigErrorsController
-from ciweb.api.controllers.empty import EmptyController
+from ciweb.api.controllers.freeze import FreezeController
 from ciweb.api.controllers.info import IndexController, InfoController
 from ciweb.api.controllers.jobs import JobsController
 from ciweb.api.controllers.keys import KeysController
 from ciweb.api.controllers.openapi import OpenApiController
 from ciweb.api.controllers.pipelines import PipelinesController
 from ciweb.api.controllers.projects import ProjectsController
+from ciweb.api.controllers.resources import ResourcesController
 from ciweb.api.controllers.status import StatusController
 from ciweb.api.controllers.tenants import TenantsController
+from ciweb.ci.documents import LIST_KINDS
 
 if TYPE_CHECKING:
     from ciweb.api.context import ApiContext
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROOT_ROUTES",
+    "TENANT_POST_ROUTES",
     "TENANT_PREFIX",
     "TENANT_ROUTES",
     "ReadControllers",
@@ -51,8 +54,8 @@ ROOT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("info", "/api/info", "info", "info"),
     ("openapi", "/api/openapi.yaml", "openapi", "openapi"),
     ("tenants", "/api/tenants", "tenants", "tenants"),
-    ("connections", "/api/connections", "empty", "root_list"),
-    ("components", "/api/components", "empty", "root_object"),
+    ("connections", "/api/connections", "resources", "connections"),
+    ("components", "/api/components", "resources", "components"),
 )
 
 # (route name, path after TENANT_PREFIX, controller field, action); order matters.
@@ -78,14 +81,36 @@ TENANT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("config_errors", "config-errors", "config_errors", "config_errors"),
     ("autohold_list", "autohold", "autoholds", "autoholds"),
     ("autohold_by_request_id", "autohold/{hold_id}", "autoholds", "autohold"),
-    ("labels", "labels", "empty", "tenant_list"),
-    ("nodes", "nodes", "empty", "tenant_list"),
-    ("semaphores", "semaphores", "empty", "tenant_list"),
-    ("system_events", "system-events", "empty", "tenant_list"),
-    ("nodeset_requests", "nodeset-requests", "empty", "tenant_list"),
-    ("providers", "providers", "empty", "tenant_list"),
-    ("images", "images", "empty", "tenant_list"),
-    ("flavors", "flavors", "empty", "tenant_list"),
+    ("labels", "labels", "resources", "labels"),
+    ("nodes", "nodes", "resources", "nodes"),
+    ("semaphores", "semaphores", "resources", "semaphores"),
+    ("system_events", "system-events", "resources", "system_events"),
+    ("nodeset_requests", "nodeset-requests", "resources", "nodeset_requests"),
+    ("providers", "providers", "resources", "providers"),
+    ("images", "images", "resources", "images"),
+    ("flavors", "flavors", "resources", "flavors"),
+    ("tenant_ssh_key", "tenant-ssh-key/ssh.pub", "resources", "tenant_ssh_key"),
+    (
+        "project_freeze_jobs",
+        "pipeline/{pipeline}/project/{project:.+}/branch/{branch:.+}/freeze-jobs",
+        "freeze",
+        "freeze_jobs",
+    ),
+    (
+        "project_freeze_job",
+        "pipeline/{pipeline}/project/{project:.+}/branch/{branch:.+}/freeze-job/{job}",
+        "freeze",
+        "freeze_job",
+    ),
+)
+# (route name, path after TENANT_PREFIX, controller field, action): reads that are POSTs.
+TENANT_POST_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "project_freeze_pipeline",
+        "project/{project:.+}/freeze-pipeline",
+        "freeze",
+        "freeze_pipeline",
+    ),
 )
 
 
@@ -105,7 +130,8 @@ class ReadControllers:
     config_errors: ConfigErrorsController
     keys: KeysController
     autoholds: AutoholdsController
-    empty: EmptyController
+    resources: ResourcesController
+    freeze: FreezeController
 
     @classmethod
     def build(cls, context: ApiContext, *, openapi_document: bytes) -> ReadControllers:
@@ -127,7 +153,8 @@ class ReadControllers:
             config_errors=ConfigErrorsController(context),
             keys=KeysController(context),
             autoholds=AutoholdsController(context),
-            empty=EmptyController(context),
+            resources=ResourcesController(context),
+            freeze=FreezeController(context),
         )
 
 
@@ -193,16 +220,17 @@ def make_mapper(
     for name, path, field, action in ROOT_ROUTES:
         controller = getattr(read, field)
         mapper.connect(name, path, controller=controller, action=action, conditions=GET)
-    for name, suffix, field, action in TENANT_ROUTES:
-        connect_tenant_route(
-            mapper,
-            name,
-            suffix,
-            controller=getattr(read, field),
-            action=action,
-            methods=["GET"],
-            whitelabel=tenant,
-        )
+    for routes_, methods in ((TENANT_ROUTES, ["GET"]), (TENANT_POST_ROUTES, ["POST"])):
+        for name, suffix, field, action in routes_:
+            connect_tenant_route(
+                mapper,
+                name,
+                suffix,
+                controller=getattr(read, field),
+                action=action,
+                methods=methods,
+                whitelabel=tenant,
+            )
     connect_write_routes(mapper, write)
     index = IndexController(read.info.context, route_map=route_map(mapper))
     mapper.connect("index", "/api", controller=index, action="index", conditions=GET)
@@ -251,6 +279,23 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
             action=action,
             conditions={"method": [method]},
         )
+    for kind in LIST_KINDS:
+        mapper.connect(
+            f"report_{kind.replace('-', '_')}",
+            f"{_REPORT_PREFIX}/{kind}",
+            controller=controllers.documents,
+            action="put_list",
+            kind=kind,
+            conditions={"method": ["PUT"]},
+        )
+    for name, path, action, method in _REPORT_DOCUMENT_ROUTES:
+        mapper.connect(
+            name,
+            path,
+            controller=controllers.documents,
+            action=action,
+            conditions={"method": [method]},
+        )
 
 
 # (route name, path after TENANT_PREFIX, AdminController action, method): Zuul's admin API
@@ -266,6 +311,8 @@ _AUTH_ROUTES: tuple[tuple[str, str, str, str], ...] = (
 # ...and those zuul-web always connects (without a token they answer 401).
 _ADMIN_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("autohold_delete", "autohold/{hold_id}", "delete_autohold", "DELETE"),
+    ("node_set_state", "nodes/{node_id}", "set_node_state", "PUT"),
+    ("nodeset_request_delete", "nodeset-requests/{request_id}", "delete_nodeset_request", "DELETE"),
 )
 _REPORT_PREFIX = "/api/report/tenant/{tenant}"
 # (route name, path after _REPORT_PREFIX, ReportingController action, method).
@@ -284,4 +331,12 @@ _REPORT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("report_config_errors", "/config-errors", "put_config_errors", "PUT"),
     ("report_events", "/events", "list_events", "GET"),
     ("report_event_ack", "/events/{event_id}/ack", "ack_event", "POST"),
+)
+# (route name, path, ReportDocumentsController action, method); the lists are put_list.
+_REPORT_DOCUMENT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("report_system_events", _REPORT_PREFIX + "/system-events", "add_system_events", "POST"),
+    ("report_tenant_ssh_key", _REPORT_PREFIX + "/tenant-ssh-key", "put_tenant_ssh_key", "PUT"),
+    ("report_job_graphs", _REPORT_PREFIX + "/job-graphs", "put_job_graph", "PUT"),
+    ("report_components", "/api/report/components", "put_components", "PUT"),
+    ("report_connections", "/api/report/connections", "put_connections", "PUT"),
 )

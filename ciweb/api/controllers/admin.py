@@ -1,7 +1,9 @@
-"""Zuul's admin API: enqueue, dequeue, promote, autohold, tenant state and authorizations.
+"""Zuul's admin API: enqueue, dequeue, promote, autohold, tenant state, node state, nodeset
+requests and authorizations.
 
 Paths, bodies and answers are zuul-web's (reference/zuul-api.md §3): ``true`` for the actions,
-``null`` for ``state``, 204 for deleting an autohold.  Each action needs the ``admin`` right on
+``null`` for ``state``, 201 ``null`` for a node's state, 204 for deleting an autohold or a
+nodeset request.  Each action needs the ``admin`` right on
 the tenant and is recorded as a management event that the CI backend lists and acknowledges
 through the reporting API (ciweb carries nothing out itself).
 """
@@ -12,14 +14,18 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
+import webob
+
 from ciweb.api.auth import Auth
+from ciweb.api.controllers.report_documents import ReportDocumentsController
 from ciweb.api.controllers.reporting import (
     ReportingController,
     WriteController,
+    created,
     parse_object,
 )
 from ciweb.api.tokens import ANY, ForbiddenError, Identity
-from ciweb.ci import admin, queries, validate
+from ciweb.ci import admin, documents, queries, validate
 from ciweb.ci.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
@@ -104,6 +110,35 @@ class AdminController(WriteController):
         admin.delete_autohold(self.store, tenant, hold_id)
         AUDIT.info("%s deleted autohold %s on tenant %s", identity.uid, hold_id, tenant)
 
+    def set_node_state(self, req: Request, tenant: str, node_id: str) -> webob.Response:
+        """Ask for a node's next state (``PUT nodes/{id}``, ``{state, comment?}``); 201 ``null``.
+
+        zuul-client node-set-state succeeds only on a falsy body, hence zuul-web's ``null``.
+        """
+        identity = self._admin(req, tenant)
+        event = documents.set_node_state(self.store, tenant, node_id, parse_object(req))
+        AUDIT.info(
+            "%s set node %s to %s on tenant %s: event %s",
+            identity.uid,
+            node_id,
+            event["payload"]["state"],
+            tenant,
+            event["id"],
+        )
+        return created(None)
+
+    def delete_nodeset_request(self, req: Request, tenant: str, request_id: str) -> None:
+        """Delete a nodeset request (``DELETE nodeset-requests/{id}``); 204 with no body."""
+        identity = self._admin(req, tenant)
+        event = documents.delete_nodeset_request(self.store, tenant, request_id)
+        AUDIT.info(
+            "%s deleted nodeset request %s on tenant %s: event %s",
+            identity.uid,
+            request_id,
+            tenant,
+            event["id"],
+        )
+
     def set_state(self, req: Request, tenant: str) -> bytes:
         """Record a tenant state change (``POST state``, zuul-client manage-events); ``null``."""
         identity = self._admin(req, tenant)
@@ -146,6 +181,7 @@ class WriteControllers:
 
     reporting: ReportingController
     admin: AdminController
+    documents: ReportDocumentsController
     tenant: str | None = None
     include_auth: bool = True
 
@@ -160,6 +196,7 @@ def make_write_controllers(context: ApiContext) -> WriteControllers:
     return WriteControllers(
         reporting=ReportingController(context, auth),
         admin=AdminController(context, auth),
+        documents=ReportDocumentsController(context, auth),
         tenant=context.tenant,
         include_auth=bool(auth.authenticators),
     )

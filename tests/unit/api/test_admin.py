@@ -294,3 +294,58 @@ def test_without_authenticators_the_remaining_admin_routes_are_401_with_no_realm
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert "realm" not in response.headers["WWW-Authenticate"]
     assert queries.autohold(store, "t", hold["id"])["id"] == hold["id"]
+
+
+def _node_and_request(store: Store) -> None:
+    from ciweb.ci import documents
+
+    node = {"uuid": "n1", "label": "ubuntu-noble", "state": "ready", "comment": "old"}
+    documents.replace_list(store, "t", "nodes", [node])
+    request = {"uuid": "r1", "state": "requested", "labels": ["ubuntu-noble"]}
+    documents.replace_list(store, "t", "nodeset-requests", [request])
+
+
+def test_setting_a_nodes_state_answers_201_null_as_zuul(app: Faults, store: Store) -> None:
+    _node_and_request(store)
+    body = {"state": "hold", "comment": "debugging"}
+    response = call(app, "PUT", "/api/tenant/t/nodes/n1", body, bearer=ADMIN)
+    assert response.status_code == 201
+    assert response.body == b"null"  # zuul-client node-set-state needs a falsy body
+    [node] = call(app, "GET", "/api/tenant/t/nodes", bearer=None).json
+    assert node["next_state"] == "hold" and node["comment"] == "debugging"
+    [event] = events(store)
+    assert event["type"] == "node-set-state"
+    assert event["payload"] == {"node": "n1", "state": "hold", "comment": "debugging"}
+
+
+def test_deleting_a_nodeset_request_answers_204(app: Faults, store: Store) -> None:
+    _node_and_request(store)
+    response = call(app, "DELETE", "/api/tenant/t/nodeset-requests/r1", bearer=ADMIN)
+    assert response.status_code == 204 and response.body == b""
+    assert call(app, "GET", "/api/tenant/t/nodeset-requests", bearer=None).json == []
+    again = call(app, "DELETE", "/api/tenant/t/nodeset-requests/r1", bearer=ADMIN)
+    assert again.status_code == 404 and again.json["description"] == "Request not found"
+    assert [e["type"] for e in events(store)] == ["nodeset-request-delete"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "bearer", "status"),
+    [
+        ("PUT", "nodes/n1", {"state": "ready"}, ADMIN, 400),
+        ("PUT", "nodes/n1", {"state": "hold", "comment": "x" * 2000}, ADMIN, 400),
+        ("PUT", "nodes/nope", {"state": "hold"}, ADMIN, 404),
+        ("PUT", "nodes/n1", {"state": "hold"}, None, 401),
+        ("PUT", "nodes/n1", {"state": "hold"}, token(read=["t"]), 403),
+        ("DELETE", "nodeset-requests/r1", None, token(admin=["other"]), 403),
+    ],
+)
+def test_a_refused_node_action_changes_nothing(
+    app: Faults, store: Store, method, path, body, bearer, status
+) -> None:
+    _node_and_request(store)
+    response = call(app, method, f"/api/tenant/t/{path}", body, bearer=bearer)
+    assert response.status_code == status
+    assert events(store) == []
+    [node] = call(app, "GET", "/api/tenant/t/nodes", bearer=None).json
+    assert node["next_state"] is None and node["comment"] == "old"
+    assert len(call(app, "GET", "/api/tenant/t/nodeset-requests", bearer=None).json) == 1

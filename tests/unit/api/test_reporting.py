@@ -33,7 +33,7 @@ COUNTED = (
     models.JobVariant,
     models.Buildset, models.BuildsetRef, models.BuildsetEvent, models.Build, models.Ref,
     models.ConsoleChunk, models.ConfigError, models.StatusDocument, models.ManagementEvent,
-    models.Autohold,
+    models.Autohold, models.ReportedDocument,
 )  # fmt: skip
 
 

@@ -317,11 +317,7 @@ def system_events(store: Store, tenant: str, params: Mapping[str, Any]) -> list[
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming an unknown or bad parameter.
     """
-    for key in params:
-        if key not in SYSTEM_EVENT_PARAMS:
-            raise ValidationError(key, "unknown parameter")
-    limit = validate.param_int(params, "limit", 50, maximum=validate.INT32_MAX)
-    skip = validate.param_int(params, "skip", 0, maximum=validate.INT32_MAX)
+    limit, skip = validate.paged(params, SYSTEM_EVENT_PARAMS)
     bounds = [validate.param_int(params, k, None) for k in ("idx_min", "idx_max")]
     with store.read() as session:
         stmt = select(ReportedDocument.body).where(

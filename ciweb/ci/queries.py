@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ciweb.ci import serialize, validate
-from ciweb.ci.errors import NotFound, ValidationError
+from ciweb.ci.errors import NotFound
 from ciweb.ci.models import (
     Autohold,
     ConfigError,
@@ -163,11 +163,7 @@ def config_errors(store: Store, tenant: str, params: Mapping[str, Any]) -> list[
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming an unknown or bad parameter.
     """
-    for key in params:
-        if key not in CONFIG_ERROR_PARAMS:
-            raise ValidationError(key, "unknown parameter")
-    limit = validate.param_int(params, "limit", 50, maximum=validate.INT32_MAX)
-    skip = validate.param_int(params, "skip", 0, maximum=validate.INT32_MAX)
+    limit, skip = validate.paged(params, CONFIG_ERROR_PARAMS)
     with store.read() as session:
         stmt = select(ConfigError).where(ConfigError.tenant_id == tenant_id(session, tenant))
         for key in ("project", "branch", "severity", "name"):

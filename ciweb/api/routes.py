@@ -242,7 +242,8 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
 
     Zuul's admin routes live under the tenant prefix (and without it when whitelabel);
     ``/api/authorizations`` is the root form, or the whitelabel tenant's.  ciweb's reporting
-    routes always name the tenant: ``/api/report/tenant/{tenant}/...``.
+    routes name the tenant, ``/api/report/tenant/{tenant}/...``, except the API root's
+    components and connections (``/api/report/components``, ``/api/report/connections``).
 
     :param mapper: the mapper.
     :param controllers: the write controllers; None connects nothing.

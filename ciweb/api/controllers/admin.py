@@ -3,9 +3,9 @@ requests and authorizations.
 
 Paths, bodies and answers are zuul-web's (reference/zuul-api.md §3): ``true`` for the actions,
 ``null`` for ``state``, 201 ``null`` for a node's state, 204 for deleting an autohold or a
-nodeset request.  Each action needs the ``admin`` right on
-the tenant and is recorded as a management event that the CI backend lists and acknowledges
-through the reporting API (ciweb carries nothing out itself).
+nodeset request.  Each action needs the ``admin`` right on the tenant and is recorded as a
+management event that the CI backend lists and acknowledges through the reporting API (ciweb
+carries nothing out itself).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 ``read.yaml`` holds the document's head (``openapi``, ``info``, ``servers``...) and the read
 API; other fragments (``write.yaml``...) add ``paths``, ``components`` and ``tags``, and the
 schemas of :mod:`ciweb.ci.shapes` (what the reporting API checks reports against) are added to
-``components/schemas``.  Two
-fragments may describe different methods of one path, but not the same method of a path, nor
-two different definitions under one component name: that is an error, not a silent override.
+``components/schemas``.  Two fragments may describe different methods of one path, but not the
+same method of a path, nor two different definitions under one component name: that is an
+error, not a silent override.
 """
 
 from __future__ import annotations

@@ -14,14 +14,15 @@ import copy
 import functools
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import referencing
 import yaml
-from referencing.jsonschema import DRAFT202012
 
 from ciweb.ci.errors import ValidationError
+
+if TYPE_CHECKING:
+    import jsonschema
+    import referencing
 
 __all__ = ["normalize", "schemas"]
 
@@ -43,6 +44,11 @@ def schemas() -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> referencing.Registry[Any]:
+    # jsonschema is imported on the first report, not when the API starts (the OpenAPI
+    # document needs only the schemas' text).
+    import referencing
+    from referencing.jsonschema import DRAFT202012
+
     resource = referencing.Resource.from_contents(_document(), default_specification=DRAFT202012)
     return referencing.Registry().with_resource(_URI, resource)
 
@@ -117,6 +123,8 @@ def validate(shape: str, data: Any, field: str) -> None:
         body whose fields are named alone (``branch``, ``jobs[0].name``).
     :raises ValidationError: naming the first bad field, e.g. ``nodes[3].state``.
     """
+    import jsonschema
+
     schema = _list_schema(shape) if shape.startswith("[") else {"$ref": _URI + _PREFIX + shape}
     validator = jsonschema.Draft202012Validator(schema, registry=_registry())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))

@@ -86,7 +86,9 @@ def app(store: Store) -> Faults:
     return make_app(store)
 
 
-def token(subject: str = "zuul", expires_in: int = 600, **rights: Any) -> str:
+def token(subject: str = "zuul", expires_in: int = 86400, **rights: Any) -> str:
+    # Tokens are minted at import (module constants, parametrize): valid for a day, so a
+    # slow run on a loaded machine does not outlive them.
     rights = rights or {"report": ["t"]}
     return auth.mint_token(
         issuer=ISSUER, audience=AUDIENCE, subject=subject, key=SECRET, rights=rights,

@@ -103,8 +103,9 @@ class Auth:
             "auth_log_file_requests": False,
         }
 
-    def _realm(self) -> str:
-        return self.default_realm or "ciweb"
+    def _realm(self) -> str | None:
+        # None without authenticators, as zuul-web's default realm (and info's) is then.
+        return self.default_realm
 
     def authenticate(self, req: webob.Request) -> Identity:
         """Return the identity of the request's bearer token.

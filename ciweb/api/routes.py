@@ -20,15 +20,17 @@ from ciweb.api.controllers.builds import BuildsController
 from ciweb.api.controllers.buildsets import BuildsetsController
 from ciweb.api.controllers.config_errors import ConfigErrorsController
 from ciweb.api.controllers.connections import ConnectionsController
-from ciweb.api.controllers.empty import EmptyController
+from ciweb.api.controllers.freeze import FreezeController
 from ciweb.api.controllers.info import IndexController, InfoController
 from ciweb.api.controllers.jobs import JobsController
 from ciweb.api.controllers.keys import KeysController
 from ciweb.api.controllers.openapi import OpenApiController
 from ciweb.api.controllers.pipelines import PipelinesController
 from ciweb.api.controllers.projects import ProjectsController
+from ciweb.api.controllers.resources import ResourcesController
 from ciweb.api.controllers.status import StatusController
 from ciweb.api.controllers.tenants import TenantsController
+from ciweb.ci.documents import LIST_KINDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROOT_ROUTES",
+    "TENANT_POST_ROUTES",
     "TENANT_PREFIX",
     "TENANT_ROUTES",
     "ReadControllers",
@@ -58,7 +61,7 @@ ROOT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("openapi", "/api/openapi.yaml", "openapi", "openapi"),
     ("tenants", "/api/tenants", "tenants", "tenants"),
     ("connections", "/api/connections", "connections", "connections"),
-    ("components", "/api/components", "empty", "root_object"),
+    ("components", "/api/components", "resources", "components"),
 )
 
 # (route name, path after TENANT_PREFIX, controller field, action); order matters.
@@ -84,14 +87,36 @@ TENANT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("config_errors", "config-errors", "config_errors", "config_errors"),
     ("autohold_list", "autohold", "autoholds", "autoholds"),
     ("autohold_by_request_id", "autohold/{hold_id}", "autoholds", "autohold"),
-    ("labels", "labels", "empty", "tenant_list"),
-    ("nodes", "nodes", "empty", "tenant_list"),
-    ("semaphores", "semaphores", "empty", "tenant_list"),
-    ("system_events", "system-events", "empty", "tenant_list"),
-    ("nodeset_requests", "nodeset-requests", "empty", "tenant_list"),
-    ("providers", "providers", "empty", "tenant_list"),
-    ("images", "images", "empty", "tenant_list"),
-    ("flavors", "flavors", "empty", "tenant_list"),
+    ("labels", "labels", "resources", "labels"),
+    ("nodes", "nodes", "resources", "nodes"),
+    ("semaphores", "semaphores", "resources", "semaphores"),
+    ("system_events", "system-events", "resources", "system_events"),
+    ("nodeset_requests", "nodeset-requests", "resources", "nodeset_requests"),
+    ("providers", "providers", "resources", "providers"),
+    ("images", "images", "resources", "images"),
+    ("flavors", "flavors", "resources", "flavors"),
+    ("tenant_ssh_key", "tenant-ssh-key/ssh.pub", "resources", "tenant_ssh_key"),
+    (
+        "project_freeze_jobs",
+        "pipeline/{pipeline}/project/{project:.+}/branch/{branch:.+}/freeze-jobs",
+        "freeze",
+        "freeze_jobs",
+    ),
+    (
+        "project_freeze_job",
+        "pipeline/{pipeline}/project/{project:.+}/branch/{branch:.+}/freeze-job/{job}",
+        "freeze",
+        "freeze_job",
+    ),
+)
+# (route name, path after TENANT_PREFIX, controller field, action): reads that are POSTs.
+TENANT_POST_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "project_freeze_pipeline",
+        "project/{project:.+}/freeze-pipeline",
+        "freeze",
+        "freeze_pipeline",
+    ),
 )
 
 
@@ -112,7 +137,8 @@ class ReadControllers:
     config_errors: ConfigErrorsController
     keys: KeysController
     autoholds: AutoholdsController
-    empty: EmptyController
+    resources: ResourcesController
+    freeze: FreezeController
 
     @classmethod
     def build(cls, context: ApiContext, *, openapi_document: bytes) -> ReadControllers:
@@ -135,7 +161,8 @@ class ReadControllers:
             config_errors=ConfigErrorsController(context),
             keys=KeysController(context),
             autoholds=AutoholdsController(context),
-            empty=EmptyController(context),
+            resources=ResourcesController(context),
+            freeze=FreezeController(context),
         )
 
 
@@ -201,16 +228,17 @@ def make_mapper(
     for name, path, field, action in ROOT_ROUTES:
         controller = getattr(read, field)
         mapper.connect(name, path, controller=controller, action=action, conditions=GET)
-    for name, suffix, field, action in TENANT_ROUTES:
-        connect_tenant_route(
-            mapper,
-            name,
-            suffix,
-            controller=getattr(read, field),
-            action=action,
-            methods=["GET"],
-            whitelabel=tenant,
-        )
+    for routes_, methods in ((TENANT_ROUTES, ["GET"]), (TENANT_POST_ROUTES, ["POST"])):
+        for name, suffix, field, action in routes_:
+            connect_tenant_route(
+                mapper,
+                name,
+                suffix,
+                controller=getattr(read, field),
+                action=action,
+                methods=methods,
+                whitelabel=tenant,
+            )
     connect_write_routes(mapper, write)
     connect_connection_routes(mapper, read.connections.context.connections)
     index = IndexController(read.info.context, route_map=route_map(mapper))
@@ -223,7 +251,8 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
 
     Zuul's admin routes live under the tenant prefix (and without it when whitelabel);
     ``/api/authorizations`` is the root form, or the whitelabel tenant's.  ciweb's reporting
-    routes always name the tenant: ``/api/report/tenant/{tenant}/...``.
+    routes name the tenant, ``/api/report/tenant/{tenant}/...``, except the API root's
+    components and connections (``/api/report/components``, ``/api/report/connections``).
 
     :param mapper: the mapper.
     :param controllers: the write controllers; None connects nothing.
@@ -231,7 +260,10 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
     if controllers is None:
         return
     admin, reporting, whitelabel = controllers.admin, controllers.reporting, controllers.tenant
-    for name, suffix, action, method in _ADMIN_ROUTES:
+    # zuul-web connects these only when an authenticator is configured ("if no auth
+    # configured, deactivate admin routes"): without one they are unknown paths here too.
+    routes_ = _AUTH_ROUTES + _ADMIN_ROUTES if controllers.include_auth else _ADMIN_ROUTES
+    for name, suffix, action, method in routes_:
         connect_tenant_route(
             mapper,
             name,
@@ -241,7 +273,7 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
             methods=[method],
             whitelabel=whitelabel,
         )
-    if whitelabel is None:
+    if whitelabel is None and controllers.include_auth:
         mapper.connect(
             "authorizations",
             "/api/authorizations",
@@ -262,6 +294,24 @@ def connect_write_routes(mapper: routes.Mapper, controllers: WriteControllers | 
             name,
             _CONNECTION_REPORT_PREFIX + suffix,
             controller=controllers.connection_events,
+            action=action,
+            conditions={"method": [method]},
+        )
+
+    for kind in LIST_KINDS:
+        mapper.connect(
+            f"report_{kind.replace('-', '_')}",
+            f"{_REPORT_PREFIX}/{kind}",
+            controller=controllers.documents,
+            action="put_list",
+            kind=kind,
+            conditions={"method": ["PUT"]},
+        )
+    for name, path, action, method in _REPORT_DOCUMENT_ROUTES:
+        mapper.connect(
+            name,
+            path,
+            controller=controllers.documents,
             action=action,
             conditions={"method": [method]},
         )
@@ -287,15 +337,21 @@ def connect_connection_routes(mapper: routes.Mapper, connections: Sequence[Conne
             )
 
 
-# (route name, path after TENANT_PREFIX, AdminController action, method): Zuul's admin API.
-_ADMIN_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+# (route name, path after TENANT_PREFIX, AdminController action, method): Zuul's admin API
+# routes that exist only when authenticators are configured...
+_AUTH_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("project_enqueue", "project/{project:.+}/enqueue", "enqueue", "POST"),
     ("project_dequeue", "project/{project:.+}/dequeue", "dequeue", "POST"),
     ("project_autohold_create", "project/{project:.+}/autohold", "create_autohold", "POST"),
     ("promote", "promote", "promote", "POST"),
-    ("autohold_delete", "autohold/{hold_id}", "delete_autohold", "DELETE"),
     ("tenant_state", "state", "set_state", "POST"),
     ("tenant_authorizations", "authorizations", "authorizations", "GET"),
+)
+# ...and those zuul-web always connects (without a token they answer 401).
+_ADMIN_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("autohold_delete", "autohold/{hold_id}", "delete_autohold", "DELETE"),
+    ("node_set_state", "nodes/{node_id}", "set_node_state", "PUT"),
+    ("nodeset_request_delete", "nodeset-requests/{request_id}", "delete_nodeset_request", "DELETE"),
 )
 _REPORT_PREFIX = "/api/report/tenant/{tenant}"
 # (route name, path after _REPORT_PREFIX, ReportingController action, method).
@@ -320,4 +376,12 @@ _CONNECTION_REPORT_PREFIX = "/api/report/connection/{connection}"
 _CONNECTION_REPORT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("report_connection_events", "/events", "list_events", "GET"),
     ("report_connection_event_ack", "/events/{event_id}/ack", "ack_event", "POST"),
+)
+# (route name, path, ReportDocumentsController action, method); the lists are put_list.
+_REPORT_DOCUMENT_ROUTES: tuple[tuple[str, str, str, str], ...] = (
+    ("report_system_events", _REPORT_PREFIX + "/system-events", "add_system_events", "POST"),
+    ("report_tenant_ssh_key", _REPORT_PREFIX + "/tenant-ssh-key", "put_tenant_ssh_key", "PUT"),
+    ("report_job_graphs", _REPORT_PREFIX + "/job-graphs", "put_job_graph", "PUT"),
+    ("report_components", "/api/report/components", "put_components", "PUT"),
+    ("report_connections", "/api/report/connections", "put_connections", "PUT"),
 )

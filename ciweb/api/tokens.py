@@ -53,7 +53,7 @@ class _TokenError:
     code: int
     error: str
     description: str
-    realm: str
+    realm: str | None
 
     def challenge(self) -> str:
         """Return the ``WWW-Authenticate`` value."""
@@ -72,12 +72,13 @@ class _TokenError:
 class AuthError(_TokenError, webob.exc.HTTPUnauthorized):
     """A missing or invalid token (401); :attr:`error` is Zuul's name for the failure."""
 
-    def __init__(self, error: str, description: str, realm: str) -> None:
+    def __init__(self, error: str, description: str, realm: str | None) -> None:
         """Build the error.
 
         :param error: Zuul's error name, e.g. ``TokenExpiredError``.
         :param description: what is wrong, for the client.
-        :param realm: the realm named in ``WWW-Authenticate``.
+        :param realm: the realm named in ``WWW-Authenticate``; None when the deployment has
+            no authenticator (``info`` then says ``default_realm: null`` too).
         """
         super().__init__(detail=description)
         self.error = error
@@ -90,11 +91,9 @@ class AuthError(_TokenError, webob.exc.HTTPUnauthorized):
         """Return the ``WWW-Authenticate`` value (RFC 6750 §3)."""
         if self.error == "MissingAuthError":
             # RFC 6750 §3.1: a request without credentials gets no error code.
-            return f"Bearer realm={_quote(self.realm)}"
+            return _challenge(self.realm)
         text = _NOT_DESCRIPTION_CHARS.sub(" ", self.description)
-        return (
-            f'Bearer realm={_quote(self.realm)}, error="invalid_token", error_description="{text}"'
-        )
+        return _challenge(self.realm, 'error="invalid_token"', f'error_description="{text}"')
 
 
 class ForbiddenError(_TokenError, webob.exc.HTTPForbidden):
@@ -116,7 +115,13 @@ class ForbiddenError(_TokenError, webob.exc.HTTPForbidden):
 
     def challenge(self) -> str:
         """Return the ``WWW-Authenticate`` value (RFC 6750 §3.1, insufficient_scope)."""
-        return f'Bearer realm={_quote(self.realm)}, error="insufficient_scope"'
+        return _challenge(self.realm, 'error="insufficient_scope"')
+
+
+def _challenge(realm: str | None, *params: str) -> str:
+    # RFC 6750 §3: every auth-param of the Bearer challenge is optional, realm included.
+    parts = ([f"realm={_quote(realm)}"] if realm is not None else []) + list(params)
+    return "Bearer " + ", ".join(parts) if parts else "Bearer"
 
 
 def _quote(value: str) -> str:

@@ -89,7 +89,7 @@ def create_autohold(
         session.add(hold)
         session.flush()
         out = serialize.autohold_to_dict(hold, tenant)
-        _add_event(session, tid, "autohold", out)
+        add_event(session, tid, "autohold", out)
     return out
 
 
@@ -102,10 +102,15 @@ def delete_autohold(store: Store, tenant: str, hold_id: int | str) -> None:
         tid = tenant_id(session, tenant)
         hold = find_autohold(session, tid, hold_id)
         session.delete(hold)
-        _add_event(session, tid, "autohold-delete", {"id": hold.id})
+        add_event(session, tid, "autohold-delete", {"id": serialize.autohold_id(hold.id)})
 
 
-def _add_event(session: Session, tid: int, kind: str, payload: dict[str, Any]) -> ManagementEvent:
+def add_event(session: Session, tid: int, kind: str, payload: dict[str, Any]) -> ManagementEvent:
+    """Record a management event of tenant *tid* in *session*'s transaction; return it.
+
+    :param kind: one of :data:`~ciweb.ci.models.EVENT_TYPES`.
+    :param payload: what the CI backend needs to carry the action out.
+    """
     event = ManagementEvent(
         tenant_id=tid, type=kind, payload=payload, created=utcnow(), acknowledged=None
     )
@@ -151,7 +156,8 @@ def _event_payload(session: Session, tid: int, kind: str, payload: Any) -> dict[
 def record_event(store: Store, tenant: str, kind: str, payload: Any) -> dict[str, Any]:
     """Record a management event for the CI backend; return it.
 
-    :param kind: enqueue, dequeue, promote, autohold, autohold-delete or tenant-state.
+    :param kind: enqueue, dequeue, promote, autohold, autohold-delete or tenant-state (the
+        node and nodeset-request events are recorded by :mod:`ciweb.ci.documents`).
     :param payload: the action's JSON body (enqueue/dequeue also carry ``project``).
     :raises NotFound: "Unknown tenant" or "Unknown project".
     :raises ValidationError: "type", or naming the bad payload field ("pipeline":
@@ -161,7 +167,7 @@ def record_event(store: Store, tenant: str, kind: str, payload: Any) -> dict[str
         raise ValidationError("type", f"must be one of {', '.join(EVENT_TYPES)}")
     with store.transaction() as session:
         tid = tenant_id(session, tenant)
-        event = _add_event(session, tid, kind, _event_payload(session, tid, kind, payload))
+        event = add_event(session, tid, kind, _event_payload(session, tid, kind, payload))
         return serialize.management_event_to_dict(event, tenant)
 
 

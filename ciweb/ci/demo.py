@@ -1,8 +1,14 @@
 """Demo data: a realistic tenant for trying the dashboard, and bulk builds for benchmarks.
 
-:func:`load_demo` is deterministic (seeded) and idempotent: loading twice adds nothing.  It goes
-through the same validated write functions as the reporting API.  :func:`generate_builds` uses
-bulk inserts to create millions of rows quickly.
+:func:`load_demo` fills every page of the Zuul dashboard: projects, pipelines, jobs in Zuul's
+full shape (:mod:`ciweb.ci.demo_jobs`) with their job graphs and frozen jobs, a build history,
+configuration errors, a live status document whose running builds stream console text
+(:mod:`ciweb.ci.demo_status`), nodes, labels, semaphores, nodeset requests, providers, images,
+flavors, system events, components and connections (:mod:`ciweb.ci.demo_resources`), and an
+autohold request.  It is deterministic (seeded) and idempotent: loading twice adds no history,
+and refreshes the live state to the current time.  It goes through the same validated write
+functions as the reporting API.  :func:`generate_builds` uses bulk inserts to create millions
+of rows quickly.
 """
 
 from __future__ import annotations
@@ -10,20 +16,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 import uuid as uuidlib
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from ciweb.ci import admin, queries, reporting, writes
-from ciweb.ci.demo_status import status_document
+from ciweb.ci import (
+    admin,
+    demo_jobs,
+    demo_resources,
+    documents,
+    job_graphs,
+    queries,
+    reporting,
+    writes,
+)
+from ciweb.ci.demo_jobs import HOST, JOBS, PIPELINE_JOBS
+from ciweb.ci.demo_status import live_buildsets, status_document
 from ciweb.ci.models import Build, Buildset, BuildsetRef, Ref
 from ciweb.ci.store import Store, tenant_id
 
 LOG = logging.getLogger(__name__)
 
 TENANT = "example-tenant"
-HOST = "review.example.org"
 LOG_HOST = "https://logs.example.org"
 EPOCH = dt.datetime(2025, 3, 1, 8, 0, 0)
 RESULTS = (
@@ -62,34 +78,6 @@ PIPELINES = [
     ("periodic", "independent", "Jobs run every night.", [{"name": "timer", "driver": "timer"}]),
 ]
 
-# name -> (parent, description, tags, extra variants as branch lists)
-JOBS: dict[str, tuple[str | None, str, list[str], list[list[str]]]] = {
-    "base": (None, "The base job of every job.\n\nSets up logs and nodes.", [], []),
-    "unittests": ("base", "Run unit tests.", ["python"], []),
-    "tox": ("unittests", "Run tox environments.\n\nSet tox_envlist.", ["python", "tox"], []),
-    "tox-py311": ("tox", "Run tox with Python 3.11.", ["python", "tox"], [["stable/2024.1"]]),
-    "tox-py312": ("tox", "Run tox with Python 3.12.", ["python", "tox"], []),
-    "tox-linters": ("tox", "Run the linters.", ["lint"], []),
-    "tox-docs": ("tox", "Build the documentation.", ["docs"], [["stable/2024.1"]]),
-    "build-python-release": ("base", "Build sdist and wheel.", ["release"], []),
-    "upload-pypi": ("build-python-release", "Upload a release to PyPI.", ["release"], []),
-    "project1-functional": (
-        "tox",
-        "Functional tests of project1.",
-        ["functional"],
-        [["master"], ["stable/2024.1"]],
-    ),
-    "project1-integration": ("base", "Integration tests on two nodes.", ["integration"], []),
-    "webapp-build": ("base", "Build the web application with npm.", ["javascript"], []),
-    "webapp-lint": ("webapp-build", "Lint the web application.", ["javascript", "lint"], []),
-}
-PIPELINE_JOBS = {
-    "check": ["tox-py311", "tox-py312", "tox-linters", "project1-functional", "tox-docs"],
-    "gate": ["tox-py311", "tox-py312", "tox-linters", "project1-integration"],
-    "post": ["build-python-release", "tox-docs"],
-    "periodic": ["project1-functional", "webapp-build"],
-}
-
 
 def _uuid(rng: random.Random) -> str:
     return uuidlib.UUID(int=rng.getrandbits(128), version=4).hex
@@ -110,10 +98,14 @@ def load_demo(store: Store) -> dict[str, int]:
             {"name": name, "manager": manager, "description": description, "triggers": triggers},
         )
     for name in JOBS:
-        writes.upsert_job(store, TENANT, {"name": name, "variants": _variants(name)})
+        writes.upsert_job(store, TENANT, {"name": name, "variants": demo_jobs.variants(name)})
+    for pipeline in PIPELINE_JOBS:
+        for branch in ("master", "stable/2024.1"):
+            graph = demo_jobs.job_graph(TENANT, pipeline, "example/project1", branch)
+            job_graphs.put_job_graph(store, TENANT, graph)
     added = _history(store, random.Random(20250301))  # noqa: S311 - demo data
     writes.replace_config_errors(store, TENANT, CONFIG_ERRORS)
-    writes.put_status(store, TENANT, status_document(random.Random(7), HOST))  # noqa: S311
+    _live(store, time.time())
     if not queries.autoholds(store, TENANT):
         admin.create_autohold(
             store,
@@ -132,6 +124,37 @@ def load_demo(store: Store) -> dict[str, int]:
     return added
 
 
+def _live(store: Store, now: float) -> None:
+    """Report the live state: the status document, the builds running in it with their
+    console text, and the resources (nodes, labels...) that agree with it."""
+    document = status_document(random.Random(7), HOST, TENANT, now)  # noqa: S311 - demo data
+    writes.put_status(store, TENANT, document)
+    for live in live_buildsets(document, LOG_HOST):
+        _report_live(store, live)
+    lists = demo_resources.resources(random.Random(11), document, now)  # noqa: S311
+    for kind, items in lists.items():
+        documents.replace_list(store, TENANT, kind, items)
+    known = {e["event_id"] for e in documents.system_events(store, TENANT, {"limit": "1000"})}
+    events = demo_resources.system_events(now)
+    documents.add_system_events(store, TENANT, [e for e in events if e["event_id"] not in known])
+    documents.put_tenant_ssh_key(store, TENANT, {"public_key": demo_resources.SSH_KEY})
+    documents.put_components(store, demo_resources.COMPONENTS)
+    documents.replace_connections(store, demo_resources.CONNECTIONS)
+
+
+def _report_live(store: Store, live: dict[str, Any]) -> None:
+    """Record a queue item's buildset and builds, and their console text, once."""
+    uuid = live["buildset"]["uuid"]
+    with store.read() as session:
+        if session.scalar(select(Buildset.id).where(Buildset.uuid == uuid)) is not None:
+            return
+    reporting.create_buildset(store, TENANT, live["buildset"])
+    for build in live["builds"]:
+        reporting.create_build(store, TENANT, uuid, build)
+        text, ended = live["console"][build["uuid"]]
+        admin.append_console(store, TENANT, build["uuid"], text, end=ended)
+
+
 def _project(name: str, kind: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": name,
@@ -146,79 +169,8 @@ def _project(name: str, kind: str) -> dict[str, Any]:
             "is_template": False,
             "queue_name": "integrated",
         }
-        data["configs"] = [
-            {
-                "source_context": {"project": name, "branch": "master", "path": "zuul.yaml"},
-                "default_branch": "master",
-                "merge_mode": "merge-resolve",
-                "is_template": False,
-                "templates": [],
-                "queue_name": "integrated",
-                "pipelines": [
-                    {"name": p, "parameters": [], "jobs": [[{"name": j}] for j in jobs]}
-                    for p, jobs in PIPELINE_JOBS.items()
-                ],
-            }
-        ]
+        data["configs"] = [demo_jobs.project_config(name)]
     return data
-
-
-def _variants(name: str) -> list[dict[str, Any]]:
-    base = _base_variant(name)
-    out = [base]
-    for branches in JOBS[name][3]:
-        out.append(
-            {
-                **base,
-                "branches": branches,
-                "variant_description": f"branches: {', '.join(branches)}",
-                "source_context": {**base["source_context"], "branch": branches[0]},
-            }
-        )
-    return out
-
-
-def _base_variant(name: str) -> dict[str, Any]:
-    parent, description, tags, _ = JOBS[name]
-    source = "example/config" if name == "base" else "zuul/zuul-jobs"
-    return {
-        "name": name,
-        "branches": [],
-        "parent": parent,
-        "description": description,
-        "variant_description": "",
-        "source_context": {"project": source, "branch": "master", "path": "zuul.d/jobs.yaml"},
-        "nodeset": {"nodes": [{"name": "ubuntu-noble", "label": "ubuntu-noble"}], "groups": []},
-        "variables": {},
-        "extra_variables": {},
-        "host_variables": {},
-        "group_variables": {},
-        "voting": not name.endswith("integration"),
-        "timeout": 3600,
-        "pre_timeout": None,
-        "post_timeout": 1800,
-        "attempts": 3,
-        "tags": tags,
-        "provides": [],
-        "requires": [],
-        "dependencies": [],
-        "required_projects": [],
-        "semaphores": [],
-        "roles": [],
-        "run": [],
-        "pre_run": [],
-        "post_run": [],
-        "cleanup_run": [],
-        "final": False,
-        "abstract": name in ("base", "unittests", "tox"),
-        "protected": False,
-        "intermediate": False,
-        "files": [],
-        "irrelevant_files": [],
-        "override_checkout": None,
-        "ansible_version": "9",
-        "workspace_scheme": "golang",
-    }
 
 
 CONFIG_ERRORS = [

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -36,7 +37,16 @@ NAMING_CONVENTION = {
 }
 
 PROJECT_TYPES = ("config", "untrusted")
-EVENT_TYPES = ("enqueue", "dequeue", "promote", "autohold", "autohold-delete", "tenant-state")
+EVENT_TYPES = (
+    "enqueue",
+    "dequeue",
+    "promote",
+    "autohold",
+    "autohold-delete",
+    "tenant-state",
+    "node-set-state",
+    "nodeset-request-delete",
+)
 
 # Build ids outgrow 32 bits only in huge installations, but SQLite's INTEGER PRIMARY KEY alias
 # (the rowid) must stay INTEGER there.
@@ -342,3 +352,37 @@ class WebhookEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received: Mapped[dt.datetime] = mapped_column(DateTime)
     acknowledged: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ReportedDocument(Base):
+    """A document a CI system reported, stored as zuul-web serves it: a label, a node, a
+    semaphore, a job graph, the components...
+
+    One table for every kind: ``kind`` says which (see :mod:`ciweb.ci.documents`), ``key``
+    names the document among its tenant's of that kind, ``position`` keeps a reported list's
+    order.  ``tenant_id`` is NULL for documents of the API root (components, connections);
+    a partial unique index keeps their keys unique, as NULLs never collide in the other.
+    Bodies are checked against :mod:`ciweb.ci.shapes` before they are written.
+    """
+
+    __tablename__ = "reported_documents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "kind", "key"),
+        Index(
+            "ix_reported_documents_root",
+            "kind",
+            "key",
+            unique=True,
+            sqlite_where=text("tenant_id IS NULL"),
+            postgresql_where=text("tenant_id IS NULL"),
+        ),
+        Index("ix_reported_documents_list", "tenant_id", "kind", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(1024))
+    position: Mapped[int] = mapped_column(Integer)
+    body: Mapped[Any] = mapped_column(JSON)
+    updated: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ciweb.ci import serialize, validate
-from ciweb.ci.errors import NotFound, ValidationError
+from ciweb.ci.errors import NotFound
 from ciweb.ci.models import (
     Autohold,
     ConfigError,
@@ -163,11 +163,7 @@ def config_errors(store: Store, tenant: str, params: Mapping[str, Any]) -> list[
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming an unknown or bad parameter.
     """
-    for key in params:
-        if key not in CONFIG_ERROR_PARAMS:
-            raise ValidationError(key, "unknown parameter")
-    limit = validate.param_int(params, "limit", 50, maximum=validate.INT32_MAX)
-    skip = validate.param_int(params, "skip", 0, maximum=validate.INT32_MAX)
+    limit, skip = validate.paged(params, CONFIG_ERROR_PARAMS)
     with store.read() as session:
         stmt = select(ConfigError).where(ConfigError.tenant_id == tenant_id(session, tenant))
         for key in ("project", "branch", "severity", "name"):
@@ -243,23 +239,32 @@ def empty_status(pipeline_names: list[str]) -> dict[str, Any]:
     }
 
 
-def status_change(store: Store, tenant: str, change: str) -> list[dict[str, Any]]:
-    """Return Zuul's ``status/change/{change}``: every queue item with a ref whose ``id`` is
-    *change* ("N,P" for a change, the newrev for a branch); ``[]`` when none.
+def status_validators(store: Store, tenant: str) -> tuple[str, dt.datetime] | None:
+    """Return the ETag and Last-Modified of the tenant's reported status document, without
+    its body; None when none was reported yet.
 
     :raises NotFound: "Unknown tenant".
     """
-    document = json.loads(status(store, tenant).body)
-    found: list[dict[str, Any]] = []
-    for pipeline in document.get("pipelines", ()):
-        for queue in pipeline.get("change_queues", ()):
-            for head in queue.get("heads", ()):
-                found.extend(
-                    item
-                    for item in head
-                    if any(ref.get("id") == change for ref in item.get("refs", ()))
-                )
-    return found
+    with store.read() as session:
+        tid = tenant_id(session, tenant)
+        row = session.execute(
+            select(StatusDocument.etag, StatusDocument.last_modified).where(
+                StatusDocument.tenant_id == tid
+            )
+        ).first()
+        return (row.etag, row.last_modified) if row is not None else None
+
+
+def tenant_created(store: Store, tenant: str) -> dt.datetime:
+    """Return when *tenant* was created.
+
+    :raises NotFound: "Unknown tenant".
+    """
+    with store.read() as session:
+        created = session.scalar(select(Tenant.created).where(Tenant.name == tenant))
+        if created is None:
+            raise NotFound("Unknown tenant")
+        return created
 
 
 def autoholds(store: Store, tenant: str, project: str | None = None) -> list[dict[str, Any]]:

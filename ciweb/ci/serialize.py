@@ -132,10 +132,19 @@ def config_error_to_dict(error: models.ConfigError) -> dict[str, Any]:
     }
 
 
+def autohold_id(number: int) -> str:
+    """Return Zuul's id of hold request *number*: ZooKeeper's 10-digit sequence suffix.
+
+    Zuul names a hold request after the sequential znode it is stored in, so its ids are
+    strings such as ``"0000000001"``; every answer carries that form.
+    """
+    return f"{number:010d}"
+
+
 def autohold_to_dict(hold: models.Autohold, tenant: str) -> dict[str, Any]:
-    """Return an autohold request as Zuul's ``autohold`` endpoints do."""
+    """Return an autohold request as Zuul's ``autohold`` endpoints do (``id`` zero-padded)."""
     return {
-        "id": hold.id,
+        "id": autohold_id(hold.id),
         "tenant": tenant,
         "project": hold.project,
         "job": hold.job,

@@ -287,3 +287,18 @@ def param_bool(params: Mapping[str, Any], key: str) -> bool | None:
     if word in FALSE_WORDS:
         return False
     raise ValidationError(key, "must be true or false (True/true/1, False/false/0)")
+
+
+def paged(params: Mapping[str, Any], allowed: Collection[str]) -> tuple[int, int]:
+    """Check that every query parameter is *allowed*; return its ``limit`` (50) and ``skip`` (0).
+
+    :param params: parameter name to one string or a sequence of strings.
+    :param allowed: the parameters the endpoint knows, ``limit`` and ``skip`` included.
+    :raises ValidationError: naming an unknown parameter, or a bad limit or skip.
+    """
+    for key in params:
+        if key not in allowed:
+            raise ValidationError(key, "unknown parameter")
+    limit = param_int(params, "limit", 50, maximum=INT32_MAX)
+    skip = param_int(params, "skip", 0, maximum=INT32_MAX)
+    return (50 if limit is None else limit), (skip or 0)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from ciweb.ci import keys, validate
+from ciweb.ci import keys, shapes, validate
 from ciweb.ci.errors import ValidationError
 from ciweb.ci.models import (
     PROJECT_TYPES,
@@ -64,7 +64,8 @@ def upsert_project(
     transaction (the keys are generated before it).
 
     :param data: ``{name, connection_name, type: config|untrusted, canonical_name?,
-        metadata?, configs?}``; canonical_name defaults to the name.
+        metadata?, configs?}``; canonical_name defaults to the name; metadata and configs
+        get Zuul's defaults (the ``ProjectMetadata`` and ``ProjectConfig`` shapes).
     :param with_keys: generate the project's keys if it has none.
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming the bad field.
@@ -75,8 +76,10 @@ def upsert_project(
         "canonical_name": validate.string(data, "canonical_name", default=name),
         "connection_name": validate.required_string(data, "connection_name"),
         "type": validate.required_string(data, "type", choices=PROJECT_TYPES),
-        "project_metadata": _object(data, "metadata"),
-        "configs": validate.json_list(data, "configs"),
+        "project_metadata": _metadata(data),
+        "configs": shapes.normalize(
+            "[ProjectConfig]", validate.json_list(data, "configs"), "configs"
+        ),
     }
     # The keys are CPU work (a 4096-bit key takes about a second): made before the write
     # transaction, so the lock is held only for the inserts, which make project and keys one
@@ -111,13 +114,12 @@ def _new_key_material(store: Store, tenant: str, project: str) -> keys.KeyMateri
     return None if found is not None else store.offload(keys.generate, store.key_bits)
 
 
-def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    if value is None:
+def _metadata(data: Mapping[str, Any]) -> dict[str, Any]:
+    # Zuul's project/{name} has metadata {} for a project without configuration.
+    value = data.get("metadata")
+    if value is None or value == {}:
         return {}
-    if not isinstance(value, dict):
-        raise ValidationError(key, "must be an object")
-    return value
+    return dict(shapes.normalize("ProjectMetadata", value, "metadata"))
 
 
 def upsert_pipeline(store: Store, tenant: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,27 +156,19 @@ def upsert_pipeline(store: Store, tenant: str, data: Mapping[str, Any]) -> dict[
 
 def _variant(job_name: str, index: int, variant: Any) -> dict[str, Any]:
     field = f"variants[{index}]"
-    if not isinstance(variant, dict):
-        raise ValidationError(field, "must be an object")
-    if variant.get("name", job_name) != job_name:
-        raise ValidationError(f"{field}.name", f"must be {job_name!r}")
-    for key in ("description", "variant_description", "parent"):
-        if variant.get(key) is not None and not isinstance(variant[key], str):
-            raise ValidationError(f"{field}.{key}", "must be a string")
-    for key in ("branches", "tags"):
-        value = variant.get(key)
-        if value is not None and not (
-            isinstance(value, list) and all(isinstance(v, str) for v in value)
-        ):
-            raise ValidationError(f"{field}.{key}", "must be a list of strings")
-    return {**variant, "name": job_name}
+    if isinstance(variant, dict):
+        if variant.get("name", job_name) != job_name:
+            raise ValidationError(f"{field}.name", f"must be {job_name!r}")
+        variant = {**variant, "name": job_name}
+    return dict(shapes.normalize("JobVariant", variant, field))
 
 
 def upsert_job(store: Store, tenant: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Create a job or replace all its variants; return the variants as stored.
 
     :param data: ``{name, variants: [variant...]}``; each variant has the fields of Zuul's
-        ``job/{name}`` (name, branches, parent, description, tags, voting, ...).
+        ``job/{name}`` (name, branches, parent, description, tags, voting, ...); those left
+        out get Zuul's defaults (the ``JobVariant`` shape of :mod:`ciweb.ci.shapes`).
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming the bad field, e.g. ``variants[1].branches``.
     """

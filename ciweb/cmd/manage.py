@@ -71,7 +71,9 @@ def cmd_db_current(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) 
 
 
 def cmd_demo(conf: cfg.ConfigOpts, args: argparse.Namespace, out: TextIO) -> int:
-    """Load the demo tenant (idempotent); the database must be migrated."""
+    """Load the demo tenant, which fills every page of the dashboard (idempotent: no history is
+    added twice, and the live status, its builds and the resources are refreshed); the
+    database must be migrated."""
     from ciweb.ci import demo
 
     store = _store(conf)
@@ -207,9 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("current", help="print the current and head revisions").set_defaults(
         func=cmd_db_current
     )
-    commands.add_parser("demo", help="load the demo tenant (idempotent)").set_defaults(
-        func=cmd_demo
-    )
+    commands.add_parser(
+        "demo", help="load the demo tenant that fills every dashboard page (idempotent)"
+    ).set_defaults(func=cmd_demo)
     token = commands.add_parser("token", help="print a signed bearer token")
     token.add_argument("--authenticator", required=True, metavar="NAME")
     token.add_argument("--sub", required=True, metavar="USER", help="the user (uid claim)")

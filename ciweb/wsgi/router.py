@@ -47,8 +47,10 @@ class Router:
     """Dispatch requests to controllers by URL and method with a ``routes.Mapper``.
 
     No match raises 404; a path that matches only under other methods raises 405 with an
-    ``Allow`` header listing them.  A GET route answers HEAD as well.  Errors are raised,
-    not rendered: the faults filter renders them (as the server does when it is absent).
+    ``Allow`` header listing them.  A GET route answers HEAD as well, and ``OPTIONS`` on a
+    path that has routes is answered here, 204 with ``Allow`` (RFC 9110 §9.3.7), unless a
+    route of its own takes OPTIONS.  Errors are raised, not rendered: the faults filter
+    renders them (as the server does when it is absent).
     """
 
     def __init__(self, mapper: routes.Mapper) -> None:
@@ -67,6 +69,8 @@ class Router:
         allowed = [m for m in _METHODS if self._match(path, m) is not None]
         if "GET" in allowed and "HEAD" not in allowed:
             allowed.insert(allowed.index("GET") + 1, "HEAD")
+        if allowed and "OPTIONS" not in allowed:
+            allowed.append("OPTIONS")  # answered by the router itself, see __call__
         return allowed
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -78,6 +82,11 @@ class Router:
             match = self._match(path, "GET")
         if match is None:
             allowed = self._allowed(path)
+            if allowed and method == "OPTIONS":
+                # RFC 9110 §9.3.7: the communication options of the resource; CORS
+                # preflights never get here (the cors filter answers them).
+                start_response("204 No Content", [("Allow", ", ".join(allowed))])
+                return []
             if allowed:
                 error: webob.exc.HTTPException = webob.exc.HTTPMethodNotAllowed(
                     headers=[("Allow", ", ".join(allowed))],

@@ -93,7 +93,7 @@ def test_post_with_a_body_to_a_get_route_is_a_json_405(pipeline: Any) -> None:
         pipeline, "/api/info", method="POST", body=b'{"a": 1}', content_type="application/json"
     )
     assert res.status_int == 405
-    assert res.headers["Allow"] == "GET, HEAD"
+    assert res.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert res.json["error"] == "Method Not Allowed"
     assert _lint(res) == []
 
@@ -124,6 +124,16 @@ def test_a_preflight_is_answered_as_zuul_does(pipeline: Any) -> None:
     assert res.headers["Access-Control-Max-Age"] == "86400"
     assert "GET" in res.headers["Access-Control-Allow-Methods"]
     assert _lint(res) == []
+
+
+def test_a_bare_options_is_answered_as_zuul_does(pipeline: Any) -> None:
+    # No Origin, no Access-Control-Request-Method: not a preflight; Zuul answers 204.
+    res = _get(pipeline, "/api/tenant/t/builds", method="OPTIONS")
+    assert res.status_int == 204
+    assert res.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert res.body == b""
+    assert _lint(res) == []
+    assert _get(pipeline, "/api/nope", method="OPTIONS").status_int == 404
 
 
 def test_the_healthcheck_answers_in_the_pipeline(pipeline: Any) -> None:

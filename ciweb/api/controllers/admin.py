@@ -1,9 +1,11 @@
-"""Zuul's admin API: enqueue, dequeue, promote, autohold, tenant state and authorizations.
+"""Zuul's admin API: enqueue, dequeue, promote, autohold, tenant state, node state, nodeset
+requests and authorizations.
 
 Paths, bodies and answers are zuul-web's (reference/zuul-api.md §3): ``true`` for the actions,
-``null`` for ``state``, 204 for deleting an autohold.  Each action needs the ``admin`` right on
-the tenant and is recorded as a management event that the CI backend lists and acknowledges
-through the reporting API (ciweb carries nothing out itself).
+``null`` for ``state``, 201 ``null`` for a node's state, 204 for deleting an autohold or a
+nodeset request.  Each action needs the ``admin`` right on the tenant and is recorded as a
+management event that the CI backend lists and acknowledges through the reporting API (ciweb
+carries nothing out itself).
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
+import webob
+
 from ciweb.api.auth import Auth
 from ciweb.api.controllers.connections import ConnectionEventsController
+from ciweb.api.controllers.report_documents import ReportDocumentsController
 from ciweb.api.controllers.reporting import (
     ReportingController,
     WriteController,
+    created,
     parse_object,
 )
-from ciweb.api.tokens import Identity
-from ciweb.ci import admin, queries, validate
-from ciweb.ci.errors import ValidationError
+from ciweb.api.tokens import ANY, ForbiddenError, Identity
+from ciweb.ci import admin, documents, queries, validate
+from ciweb.ci.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
     from ciweb.api.context import ApiContext
@@ -35,8 +41,6 @@ AUDIT = logging.getLogger("ciweb.audit")
 ENQUEUE_FIELDS = frozenset({"pipeline", "change", "ref", "oldrev", "newrev", "parameters"})
 DEQUEUE_FIELDS = frozenset({"pipeline", "change", "ref"})
 PROMOTE_FIELDS = frozenset({"pipeline", "changes"})
-# Zuul's RBAC permissions that its admin rule grants; the dashboard reads admin and enqueue.
-ADMIN_PERMISSIONS = ("admin", "enqueue", "dequeue", "promote", "autohold", "set-tenant-state")
 TRUE = b"true"
 NULL = b"null"
 
@@ -107,6 +111,35 @@ class AdminController(WriteController):
         admin.delete_autohold(self.store, tenant, hold_id)
         AUDIT.info("%s deleted autohold %s on tenant %s", identity.uid, hold_id, tenant)
 
+    def set_node_state(self, req: Request, tenant: str, node_id: str) -> webob.Response:
+        """Ask for a node's next state (``PUT nodes/{id}``, ``{state, comment?}``); 201 ``null``.
+
+        zuul-client node-set-state succeeds only on a falsy body, hence zuul-web's ``null``.
+        """
+        identity = self._admin(req, tenant)
+        event = documents.set_node_state(self.store, tenant, node_id, parse_object(req))
+        AUDIT.info(
+            "%s set node %s to %s on tenant %s: event %s",
+            identity.uid,
+            node_id,
+            event["payload"]["state"],
+            tenant,
+            event["id"],
+        )
+        return created(None)
+
+    def delete_nodeset_request(self, req: Request, tenant: str, request_id: str) -> None:
+        """Delete a nodeset request (``DELETE nodeset-requests/{id}``); 204 with no body."""
+        identity = self._admin(req, tenant)
+        event = documents.delete_nodeset_request(self.store, tenant, request_id)
+        AUDIT.info(
+            "%s deleted nodeset request %s on tenant %s: event %s",
+            identity.uid,
+            request_id,
+            tenant,
+            event["id"],
+        )
+
     def set_state(self, req: Request, tenant: str) -> bytes:
         """Record a tenant state change (``POST state``, zuul-client manage-events); ``null``."""
         identity = self._admin(req, tenant)
@@ -114,39 +147,45 @@ class AdminController(WriteController):
         return NULL
 
     def authorizations(self, req: Request, tenant: str) -> dict[str, Any]:
-        """Return the token's rights on *tenant* in Zuul's shape (``GET authorizations``)."""
+        """Return the token's rights on *tenant* in Zuul's shape (``GET authorizations``).
+
+        As zuul-web without role mappings: ``admin`` and ``permissions.admin`` for an admin of
+        the tenant, ``permissions.read`` when the token may read it, ``scope: [tenant]``; a
+        token that may not read a read-protected tenant gets 403.
+        """
+        if not queries.tenant_exists(self.store, tenant):
+            raise NotFound("Unknown tenant")
         identity = self.auth.authenticate(req)
-        is_admin = identity.can("admin", tenant)
-        permissions: dict[str, bool] = {}
-        if identity.can("read", tenant):
-            permissions["read"] = True
-        if is_admin:
-            permissions.update(dict.fromkeys(ADMIN_PERMISSIONS, True))
-        return {"zuul": {"admin": is_admin, "permissions": permissions, "scope": [tenant]}}
+        if self.auth.read_protected(tenant) and not identity.can("read", tenant):
+            raise ForbiddenError(f"{identity.uid} may not read tenant {tenant}", identity.realm)
+        return _authorizations(identity.can("admin", tenant), [tenant])
 
     def root_authorizations(self, req: Request) -> dict[str, Any]:
-        """Return the tenants the token administers (``GET /api/authorizations``)."""
+        """Return the token's rights on the API root (``GET /api/authorizations``).
+
+        Zuul's root scope is ``["*"]``, and ``admin`` is true only for an admin of every
+        tenant (``zuul.admin: "*"``, or ``ciweb.admin: "*"``).
+        """
         identity = self.auth.authenticate(req)
-        admin_of = [
-            t["name"] for t in queries.tenants(self.store) if identity.can("admin", t["name"])
-        ]
-        return {
-            "zuul": {
-                "admin": bool(admin_of),
-                "permissions": {"admin": True} if admin_of else {},
-                "scope": admin_of,
-            }
-        }
+        return _authorizations(identity.can("admin", ANY), [ANY])
+
+
+def _authorizations(is_admin: bool, scope: list[str]) -> dict[str, Any]:
+    permissions = {"read": True, "admin": True} if is_admin else {"read": True}
+    return {"zuul": {"admin": is_admin, "permissions": permissions, "scope": scope}}
 
 
 @dataclasses.dataclass(frozen=True)
 class WriteControllers:
-    """The controllers of the write routes, and the whitelabel tenant they answer for."""
+    """The controllers of the write routes, the whitelabel tenant they answer for, and
+    whether Zuul's authenticated routes (enqueue, authorizations...) exist at all."""
 
     reporting: ReportingController
     admin: AdminController
     connection_events: ConnectionEventsController
+    documents: ReportDocumentsController
     tenant: str | None = None
+    include_auth: bool = True
 
 
 def make_write_controllers(context: ApiContext) -> WriteControllers:
@@ -161,5 +200,7 @@ def make_write_controllers(context: ApiContext) -> WriteControllers:
         reporting=ReportingController(context, auth),
         admin=AdminController(context, auth),
         connection_events=ConnectionEventsController(context, auth),
+        documents=ReportDocumentsController(context, auth),
         tenant=context.tenant,
+        include_auth=bool(auth.authenticators),
     )

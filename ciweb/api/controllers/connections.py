@@ -18,7 +18,7 @@ from ciweb.api.connections import connection_list
 from ciweb.api.controllers.base import ApiController
 from ciweb.api.controllers.reporting import WriteController, feed_query
 from ciweb.api.tokens import ForbiddenError, Identity
-from ciweb.ci import validate, webhooks
+from ciweb.ci import documents, validate, webhooks
 from ciweb.ci.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
@@ -33,12 +33,17 @@ LOG = logging.getLogger(__name__)
 
 
 class ConnectionsController(ApiController):
-    """``GET /api/connections``: the configured connections in zuul-web's shape."""
+    """``GET /api/connections``: the connections in zuul-web's shape, those configured in
+    ciweb.conf first (by name), then those the CI system reported
+    (``PUT /api/report/connections``) under a name no configured one has."""
 
     def connections(self, req: Request) -> list[dict[str, Any]]:
-        """Return ``[{name, driver, baseurl, canonical_hostname, server}]``, by name."""
+        """Return ``[{name, driver, baseurl, canonical_hostname, server, ...}]``."""
         self.context.authorize_read(req, None)
-        return connection_list(self.context.connections)
+        configured = connection_list(self.context.connections)
+        names = {c["name"] for c in configured}
+        reported = documents.connections(self.context.store)
+        return configured + [c for c in reported if c.get("name") not in names]
 
 
 class ConnectionEventsController(WriteController):

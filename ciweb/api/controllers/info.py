@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ciweb.api.context import default_auth_capabilities
 from ciweb.api.controllers.base import ApiController
-from ciweb.ci import queries
+from ciweb.ci import documents, queries
 from ciweb.wsgi.router import json_body
 
 if TYPE_CHECKING:
@@ -81,12 +81,13 @@ class InfoController(ApiController):
     def tenant_info(self, req: Request, tenant: str) -> dict[str, Any]:
         """Return the info of *tenant*: 200 even for an unknown tenant, as Zuul does.
 
-        A known tenant gets its own ``auth`` capabilities and ``auth.niz`` (no
-        nodepool-in-zuul providers here); an unknown one gets the root's.
+        A known tenant gets its own ``auth`` capabilities and ``auth.niz``, true once the CI
+        system reported nodepool-in-zuul providers (the dashboard then shows the Providers,
+        Images, Flavors and Requests pages); an unknown one gets the root's.
         """
         if queries.tenant_exists(self.context.store, tenant):
             auth = dict(self.context.auth_capabilities(tenant))
-            auth["niz"] = False
+            auth["niz"] = documents.has_documents(self.context.store, tenant, "providers")
         else:
             auth = self.context.auth_capabilities(None)
         return info_document(tenant=tenant, auth=auth)

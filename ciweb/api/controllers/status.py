@@ -10,18 +10,29 @@ from __future__ import annotations
 
 import datetime as dt
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import webob
 
 from ciweb.api.controllers.base import ApiController
 from ciweb.ci import queries
-from ciweb.wsgi.router import JSON_CONTENT_TYPE
+from ciweb.ci.status_index import StatusIndexCache
+from ciweb.wsgi.router import JSON_CONTENT_TYPE, json_body
 
 if TYPE_CHECKING:
+    from ciweb.api.context import ApiContext
     from ciweb.wsgi.request import Request
 
-__all__ = ["StatusController", "not_modified"]
+__all__ = ["STATUS_CACHE_CONTROL", "StatusController", "http_date", "not_modified"]
+
+
+# zuul-web's status cache lives one second, and its answers say so.
+STATUS_CACHE_CONTROL = "public, max-age=1"
+
+
+def http_date(value: dt.datetime) -> str:
+    """Return the naive UTC *value* as an HTTP date (RFC 9110 §5.6.7)."""
+    return format_datetime(value.replace(tzinfo=dt.UTC, microsecond=0), usegmt=True)
 
 
 def _etag_list(header: str) -> list[str]:
@@ -64,19 +75,19 @@ def not_modified(req: Request, etag: str, last_modified: dt.datetime) -> bool:
 class StatusController(ApiController):
     """Serve the status document and the items of one change."""
 
+    def __init__(self, context: ApiContext) -> None:
+        """Build the controller with its own cache of parsed documents.
+
+        :param context: the API context.
+        """
+        super().__init__(context)
+        self._indexes = StatusIndexCache(context.store)
+
     def status(self, req: Request, tenant: str) -> webob.Response:
         """Return the stored status bytes with ``ETag`` and ``Last-Modified``, or a 304."""
         self.context.authorize_read(req, tenant)
         doc = queries.status(self.context.store, tenant)
-        validators = [
-            ("ETag", doc.etag),
-            (
-                "Last-Modified",
-                format_datetime(
-                    doc.last_modified.replace(tzinfo=dt.UTC, microsecond=0), usegmt=True
-                ),
-            ),
-        ]
+        validators = [("ETag", doc.etag), ("Last-Modified", http_date(doc.last_modified))]
         if not_modified(req, doc.etag, doc.last_modified):
             # RFC 9110 §15.4.5: no content; the ETag the 200 would carry (Last-Modified
             # adds nothing next to it).
@@ -86,7 +97,20 @@ class StatusController(ApiController):
             headerlist=[("Content-Type", JSON_CONTENT_TYPE), *validators],
         )
 
-    def status_change(self, req: Request, tenant: str, change: str) -> list[dict[str, Any]]:
-        """Return every queue item with a ref whose id is *change*; ``[]`` when none."""
+    def status_change(self, req: Request, tenant: str, change: str) -> webob.Response:
+        """Return every queue item with a ref whose id is *change*; ``[]`` when none.
+
+        Served from the document parsed once per ETag (Zuul answers from its status cache),
+        with the headers of Zuul's status cache: ``Cache-Control: public, max-age=1`` and
+        the document's ``Last-Modified``.
+        """
         self.context.authorize_read(req, tenant)
-        return queries.status_change(self.context.store, tenant, change)
+        index = self._indexes.index(tenant)
+        return webob.Response(
+            body=json_body(index.lookup(change)),
+            headerlist=[
+                ("Content-Type", JSON_CONTENT_TYPE),
+                ("Cache-Control", STATUS_CACHE_CONTROL),
+                ("Last-Modified", http_date(index.last_modified)),
+            ],
+        )

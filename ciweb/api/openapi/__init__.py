@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document of the API, merged from the ``*.yaml`` fragments beside this file.
 
 ``read.yaml`` holds the document's head (``openapi``, ``info``, ``servers``...) and the read
-API; other fragments (``write.yaml``...) add ``paths``, ``components`` and ``tags``.  Two
-fragments may describe different methods of one path, but not the same method of a path, nor
-two different definitions under one component name: that is an error, not a silent override.
+API; other fragments (``write.yaml``...) add ``paths``, ``components`` and ``tags``, and the
+schemas of :mod:`ciweb.ci.shapes` (what the reporting API checks reports against) are added to
+``components/schemas``.  Two fragments may describe different methods of one path, but not the
+same method of a path, nor two different definitions under one component name: that is an
+error, not a silent override.
 
 Every operation may be answered 400 by the server itself, before the API runs (a control
 character in the target, a malformed header...; JSON under ``[server]
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ciweb.ci import shapes
 
 __all__ = [
     "FRAGMENTS",
@@ -131,7 +135,10 @@ def load_document(directory: Path = FRAGMENTS) -> dict[str, Any]:
     files = sorted(directory.glob("*.yaml"), key=lambda p: (p.name != HEAD_FRAGMENT, p.name))
     if not files or files[0].name != HEAD_FRAGMENT:
         raise ValueError(f"{directory}: {HEAD_FRAGMENT} is missing")
-    return add_refusals(merge_fragments((p.name, _read(p)) for p in files))
+    fragments = [(p.name, _read(p)) for p in files]
+    # The shapes of reported documents, which the reporting API checks bodies against.
+    fragments.append(("ciweb/ci/shapes.yaml", {"components": {"schemas": shapes.schemas()}}))
+    return add_refusals(merge_fragments(fragments))
 
 
 def dump_document(document: dict[str, Any]) -> bytes:

@@ -178,6 +178,58 @@ def test_encrypt_uses_the_projects_public_key(deployment: Deployment) -> None:
     assert "password: !encrypted/pkcs1-oaep" in done.stdout
 
 
+def test_job_graph_prints_the_reported_graph_as_a_table_and_as_dot(deployment: Deployment) -> None:
+    args = ["--pipeline", "check", "--project", PROJECT, "--branch", "stable/2024.1"]
+    table = zuul_client(deployment, "job-graph", *args)
+    assert table.returncode == 0, table.stderr
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+            for line in table.stdout.splitlines() if line.startswith("| ") and "Job" not in line}
+    assert rows["tox-py311"] == "tox-linters"
+    assert rows["tox-docs"] == "tox-linters (soft)"
+    dot = zuul_client(deployment, "--format", "dot", "job-graph", *args)
+    assert dot.returncode == 0, dot.stderr
+    assert '"tox-linters" -> "tox-docs" [style=dashed dir=back];' in dot.stdout
+
+
+def test_freeze_job_prints_the_frozen_job(deployment: Deployment) -> None:
+    done = zuul_client(deployment, "freeze-job", "--pipeline", "gate", "--project", PROJECT,
+                       "--branch", "master", "--job", "project1-integration")
+    assert done.returncode == 0, done.stderr
+    assert "Job: project1-integration" in done.stdout
+    assert "Branch: master" in done.stdout and "Nodeset: two-node-noble" in done.stdout
+    assert "gerrit:example/config:playbooks/base/pre.yaml@master [trusted]" in done.stdout
+    missing = zuul_client(deployment, "freeze-job", "--pipeline", "gate", "--project", PROJECT,
+                          "--branch", "feature/none", "--job", "tox-py311")
+    assert missing.returncode == 1
+
+
+def test_node_list_and_node_set_state(deployment: Deployment) -> None:
+    listed = zuul_client(deployment, "--format", "JSON", "node-list")
+    assert listed.returncode == 0, listed.stderr
+    nodes = json.loads(listed.stdout)
+    ready = next(n for n in nodes if n["state"] == "ready")
+    table = zuul_client(deployment, "node-list")
+    assert ready["uuid"] in table.stdout and "ubuntu-noble" in table.stdout
+    done = zuul_client(deployment, "node-set-state", ready["uuid"], "hold")
+    assert done.returncode == 0, done.stderr + done.stdout
+    again = json.loads(zuul_client(deployment, "--format", "JSON", "node-list").stdout)
+    assert next(n for n in again if n["uuid"] == ready["uuid"])["next_state"] == "hold"
+    assert zuul_client(deployment, "node-set-state", "nope", "used").returncode == 1
+
+
+def test_nodeset_requests_are_listed_and_deleted(deployment: Deployment) -> None:
+    listed = zuul_client(deployment, "--format", "JSON", "nodeset-request-list")
+    assert listed.returncode == 0, listed.stderr
+    request = json.loads(listed.stdout)[0]
+    table = zuul_client(deployment, "nodeset-request-list")
+    assert request["uuid"] in table.stdout and request["job_name"] in table.stdout
+    done = zuul_client(deployment, "nodeset-request-delete", request["uuid"])
+    assert done.returncode == 0, done.stderr + done.stdout
+    left = json.loads(zuul_client(deployment, "--format", "JSON", "nodeset-request-list").stdout)
+    assert request["uuid"] not in {r["uuid"] for r in left}
+    assert zuul_client(deployment, "nodeset-request-delete", request["uuid"]).returncode == 1
+
+
 # -- admin commands -----------------------------------------------------------------------
 
 
@@ -189,9 +241,13 @@ def test_autohold_lifecycle(deployment: Deployment) -> None:
     assert listed.returncode == 0, listed.stderr
     [hold] = [h for h in json.loads(listed.stdout) if h["reason"] == "functional test"]
     assert hold["job"] == "tox-py312" and hold["max_count"] == 2
-    info = zuul_client(deployment, "autohold-info", str(hold["id"]))
-    assert info.returncode == 0, info.stderr
-    assert "Reason: functional test" in info.stdout and "Max Count: 2" in info.stdout
+    # Zuul's ids are zero-padded strings; both that form and the plain number are found.
+    assert len(hold["id"]) == 10 and hold["id"].isdigit()
+    for given in (hold["id"], str(int(hold["id"]))):
+        info = zuul_client(deployment, "autohold-info", given)
+        assert info.returncode == 0, info.stderr
+        assert f"ID: {hold['id']}" in info.stdout
+        assert "Reason: functional test" in info.stdout and "Max Count: 2" in info.stdout
     deleted = zuul_client(deployment, "autohold-delete", str(hold["id"]))
     assert deleted.returncode == 0, deleted.stderr
     again = zuul_client(deployment, "autohold-delete", str(hold["id"]))

@@ -143,3 +143,112 @@ def test_the_console_of_a_running_build_shows_text_as_it_is_appended(page: Any, 
         visible(page, line)
     admin.append_console(site.store, TENANT, site.running_build, "the end\n", end=True)
     visible(page, "END OF STREAM")
+
+
+# -- the pages of the resources a CI system reports ------------------------------------------
+
+
+def test_the_labels_page_lists_the_labels(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/labels")
+    for label in api(site, "labels"):
+        visible(page, label["name"])
+
+
+def test_the_nodes_page_lists_the_nodes_and_a_node_page_shows_one(page: Any, site: Site) -> None:
+    nodes = api(site, "nodes")
+    held = next(n for n in nodes if n["state"] == "hold")
+    page.goto(site.url + f"{T}/nodes")
+    visible(page, held["id"])
+    visible(page, held["comment"])
+    page.goto(site.url + f"{T}/node/{held['id']}")
+    visible(page, f"Node {held['id']}")
+    visible(page, held["provider"])
+    visible(page, held["interface_ip"])
+
+
+def test_the_semaphores_page_and_a_semaphores_holders(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/semaphores")
+    visible(page, "integration-lab")
+    visible(page, "pypi-upload")
+    page.goto(site.url + f"{T}/semaphore/integration-lab")
+    visible(page, "Held By")
+    page.locator("a", has_text="project1-integration").first.wait_for()
+
+
+def test_an_autohold_page_shows_the_request(page: Any, site: Site) -> None:
+    [hold] = api(site, "autohold")
+    page.goto(site.url + f"{T}/autohold/{hold['id']}")
+    visible(page, hold["reason"])
+    visible(page, hold["ref_filter"])
+
+
+def test_the_components_page_lists_the_components(page: Any, site: Site) -> None:
+    page.goto(site.url + "/components")
+    visible(page, "zs01.example.org")
+    visible(page, "ze02.example.org")
+
+
+def test_the_system_events_page_lists_the_events(page: Any, site: Site) -> None:
+    page.goto(site.url + f"{T}/system-events")
+    visible(page, "Full reconfiguration after a restart")
+
+
+def test_the_nodepool_in_zuul_pages_show_providers_images_flavors_requests(
+    page: Any, site: Site
+) -> None:
+    page.goto(site.url + f"{T}/providers")
+    visible(page, "aws-us-east-1")
+    page.locator("nav a", has_text="Images").first.wait_for()  # shown since info says niz
+    page.goto(site.url + f"{T}/images")
+    visible(page, "debian-bookworm")
+    page.goto(site.url + f"{T}/image/ubuntu-noble")
+    visible(page, "ami-0123456789abcdef0")
+    page.goto(site.url + f"{T}/flavors")
+    visible(page, "large")
+    request = api(site, "nodeset-requests")[0]
+    page.goto(site.url + f"{T}/nodeset-requests")
+    visible(page, request["buildset_uuid"])
+    visible(page, request["job_name"])
+
+
+# -- job graphs --------------------------------------------------------------------------------
+
+
+def test_the_project_page_draws_the_job_graph_of_a_pipeline_and_branch(
+    page: Any, site: Site
+) -> None:
+    project = api(site, "project/example/project1")["canonical_name"]
+    page.goto(site.url + f"{T}/project/{project}?pipeline=check&branch=stable/2024.1")
+    graph = page.locator("#graphviz svg")
+    graph.wait_for()
+    for job in ("tox-linters", "tox-py311", "project1-functional", "tox-docs"):
+        graph.locator("text", has_text=job).first.wait_for()
+
+
+def test_the_freeze_job_page_shows_the_frozen_job(page: Any, site: Site) -> None:
+    query = "pipeline=gate&project=example/project1&branch=master&job=project1-integration"
+    page.goto(site.url + f"{T}/freeze-job?{query}")
+    visible(page, "two-node-noble")
+    visible(page, "playbooks/project1/run.yaml")
+
+
+# -- the status page leads to live consoles ---------------------------------------------------
+
+
+def test_a_running_job_on_the_status_page_streams_its_console(page: Any, site: Site) -> None:
+    status = api(site, "status")
+    check = status["pipelines"][0]["change_queues"][0]["heads"][0][0]
+    running = next(j for j in check["jobs"] if j["uuid"] and j["result"] is None)
+    page.goto(site.url + f"{T}/status/change/{check['refs'][0]['id']}")
+    page.locator(f"a[href$='{running['url']}']").first.click()
+    visible(page, f"Job console starting for {running['name']}")
+    assert page.url.endswith(f"{T}/{running['url']}")
+
+
+def test_a_finished_job_on_the_status_page_links_to_its_build(page: Any, site: Site) -> None:
+    status = api(site, "status")
+    check = status["pipelines"][0]["change_queues"][0]["heads"][0][0]
+    done = next(j for j in check["jobs"] if j["result"] == "SUCCESS")
+    page.goto(site.url + f"{T}/status/change/{check['refs'][0]['id']}")
+    page.locator(f"a[href='{done['report_url']}']").first.click()
+    visible(page, done["uuid"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ciweb.api import auth
 from ciweb.ci import admin, queries
 from ciweb.ci.store import Store
 from ciweb.middleware.faults import Faults
@@ -206,19 +207,23 @@ def test_zuuls_admin_claim_and_star_are_honoured(app: Faults) -> None:
 def test_authorizations_give_zuuls_shape(app: Faults) -> None:
     response = call(app, "GET", "/api/tenant/t/authorizations", bearer=ADMIN)
     assert response.json == {
-        "zuul": {
-            "admin": True,
-            "permissions": {
-                "read": True, "admin": True, "enqueue": True, "dequeue": True,
-                "promote": True, "autohold": True, "set-tenant-state": True,
-            },
-            "scope": ["t"],
-        }
-    }  # fmt: skip
+        "zuul": {"admin": True, "permissions": {"read": True, "admin": True}, "scope": ["t"]}
+    }
     reader = call(app, "GET", "/api/tenant/t/authorizations", bearer=token(read=["t"])).json
     assert reader == {"zuul": {"admin": False, "permissions": {"read": True}, "scope": ["t"]}}
-    root = call(app, "GET", "/api/authorizations", bearer=token(admin="*")).json
-    assert root["zuul"]["admin"] is True and root["zuul"]["scope"] == ["other", "t"]
+    # "other" is read-protected: a token without a right on it may not ask.
+    assert call(app, "GET", "/api/tenant/other/authorizations", bearer=ADMIN).status_code == 403
+    assert call(app, "GET", "/api/tenant/nope/authorizations", bearer=ADMIN).status_code == 404
+
+
+def test_root_authorizations_have_zuuls_star_scope(app: Faults) -> None:
+    # zuul-web's root scope is "*", and only an admin of every tenant is admin there.
+    every = call(app, "GET", "/api/authorizations", bearer=token(admin="*")).json
+    assert every == {
+        "zuul": {"admin": True, "permissions": {"read": True, "admin": True}, "scope": ["*"]}
+    }
+    one = call(app, "GET", "/api/authorizations", bearer=ADMIN).json
+    assert one == {"zuul": {"admin": False, "permissions": {"read": True}, "scope": ["*"]}}
 
 
 def test_authorizations_without_a_header_are_401_json(app: Faults) -> None:
@@ -256,3 +261,91 @@ def test_a_protected_tenant_needs_a_read_token(app: Faults) -> None:
     root = call(app, "GET", "/api/info", bearer=None).json["info"]
     assert root["capabilities"]["auth"]["realms"]["ci"]["driver"] == "HS256"
     assert root["capabilities"]["auth"]["read_protected"] is False
+
+
+def test_without_authenticators_zuuls_auth_routes_do_not_exist(store: Store) -> None:
+    # zuul-web connects enqueue, dequeue, promote, autohold (POST), state and the
+    # authorizations only when an authenticator is configured; info then lists no realm.
+    open_app = make_app(store, checker=auth.Auth())
+    info = call(open_app, "GET", "/api/info", bearer=None).json["info"]["capabilities"]["auth"]
+    assert info["realms"] == {} and info["default_realm"] is None
+    for method, path in [
+        ("GET", "/api/authorizations"),
+        ("GET", "/api/tenant/t/authorizations"),
+        ("POST", "/api/tenant/t/promote"),
+        ("POST", "/api/tenant/t/state"),
+    ]:
+        assert call(open_app, method, path, {}, bearer=ADMIN).status_code == 404, path
+    # project/{p}/enqueue is then a path under the (GET) project route, as in Zuul.
+    enqueue = call(open_app, "POST", "/api/tenant/t/project/org/project/enqueue", {}, bearer=ADMIN)
+    assert enqueue.status_code == 405
+    assert events(store) == []
+
+
+def test_without_authenticators_the_remaining_admin_routes_are_401_with_no_realm(
+    store: Store,
+) -> None:
+    open_app = make_app(store, checker=auth.Auth())
+    hold = admin.create_autohold(store, "t", "org/project", HOLD)
+    for bearer in (None, ADMIN):
+        response = call(open_app, "DELETE", f"/api/tenant/t/autohold/{hold['id']}", bearer=bearer)
+        assert response.status_code == 401
+        assert response.json["realm"] is None
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "realm" not in response.headers["WWW-Authenticate"]
+    assert queries.autohold(store, "t", hold["id"])["id"] == hold["id"]
+
+
+def _node_and_request(store: Store) -> None:
+    from ciweb.ci import documents
+
+    node = {"uuid": "n1", "label": "ubuntu-noble", "state": "ready", "comment": "old"}
+    documents.replace_list(store, "t", "nodes", [node])
+    request = {"uuid": "r1", "state": "requested", "labels": ["ubuntu-noble"]}
+    documents.replace_list(store, "t", "nodeset-requests", [request])
+
+
+def test_setting_a_nodes_state_answers_201_null_as_zuul(app: Faults, store: Store) -> None:
+    _node_and_request(store)
+    body = {"state": "hold", "comment": "debugging"}
+    response = call(app, "PUT", "/api/tenant/t/nodes/n1", body, bearer=ADMIN)
+    assert response.status_code == 201
+    assert response.body == b"null"  # zuul-client node-set-state needs a falsy body
+    [node] = call(app, "GET", "/api/tenant/t/nodes", bearer=None).json
+    assert node["next_state"] == "hold" and node["comment"] == "debugging"
+    [event] = events(store)
+    assert event["type"] == "node-set-state"
+    assert event["payload"] == {"node": "n1", "state": "hold", "comment": "debugging"}
+
+
+def test_deleting_a_nodeset_request_answers_204(app: Faults, store: Store) -> None:
+    _node_and_request(store)
+    response = call(app, "DELETE", "/api/tenant/t/nodeset-requests/r1", bearer=ADMIN)
+    assert response.status_code == 204 and response.body == b""
+    assert call(app, "GET", "/api/tenant/t/nodeset-requests", bearer=None).json == []
+    again = call(app, "DELETE", "/api/tenant/t/nodeset-requests/r1", bearer=ADMIN)
+    assert again.status_code == 404 and again.json["description"] == "Request not found"
+    assert [e["type"] for e in events(store)] == ["nodeset-request-delete"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "bearer", "status"),
+    [
+        ("PUT", "nodes/n1", {"state": "ready"}, ADMIN, 400),
+        ("PUT", "nodes/n1", {"state": "hold", "comment": "x" * 2000}, ADMIN, 400),
+        ("PUT", "nodes/nope", {"state": "hold"}, ADMIN, 404),
+        ("PUT", "nodes/n1", {"state": "hold"}, None, 401),
+        ("PUT", "nodes/n1", {"state": "hold"}, token(read=["t"]), 403),
+        ("DELETE", "nodeset-requests/r1", None, token(admin=["other"]), 403),
+    ],
+)
+def test_a_refused_node_action_changes_nothing(
+    app: Faults, store: Store, method, path, body, bearer, status
+) -> None:
+    _node_and_request(store)
+    response = call(app, method, f"/api/tenant/t/{path}", body, bearer=bearer)
+    assert response.status_code == status
+    assert events(store) == []
+    [node] = call(app, "GET", "/api/tenant/t/nodes", bearer=None).json
+    assert node["next_state"] is None and node["comment"] == "old"
+    assert len(call(app, "GET", "/api/tenant/t/nodeset-requests", bearer=None).json) == 1

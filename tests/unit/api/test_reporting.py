@@ -33,7 +33,7 @@ COUNTED = (
     models.JobVariant,
     models.Buildset, models.BuildsetRef, models.BuildsetEvent, models.Build, models.Ref,
     models.ConsoleChunk, models.ConfigError, models.StatusDocument, models.ManagementEvent,
-    models.Autohold,
+    models.Autohold, models.ReportedDocument,
 )  # fmt: skip
 
 
@@ -68,9 +68,14 @@ def authenticator() -> auth.Auth:
     )
 
 
-def make_app(store: Store, tenant: str | None = None) -> Faults:
-    """The API as app.py builds it, behind the faults filter."""
-    context = ApiContext(store=store, tenant=tenant, auth=authenticator())
+def make_app(
+    store: Store, tenant: str | None = None, *, checker: auth.Auth | None = None
+) -> Faults:
+    """The API as app.py builds it, behind the faults filter.
+
+    :param checker: the deployment's authenticators; :func:`authenticator` when None.
+    """
+    context = ApiContext(store=store, tenant=tenant, auth=checker or authenticator())
     read = ReadControllers.build(context, openapi_document=b"")
     mapper = make_mapper(read, tenant=tenant, write=make_write_controllers(context))
     return Faults(ApiApplication(Router(mapper), context))
@@ -445,4 +450,4 @@ def test_a_build_of_an_unknown_buildset_is_404(app: Faults) -> None:
 def test_the_wrong_method_is_405_with_allow(app: Faults) -> None:
     response = call(app, "DELETE", "/api/report/tenant/t/status")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "PUT"
+    assert response.headers["Allow"] == "PUT, OPTIONS"

@@ -153,12 +153,6 @@ def test_status_without_a_report_lists_the_pipelines_empty(store):
     assert all(p["change_queues"] == [] for p in document["pipelines"])
 
 
-def test_status_change_finds_items_by_ref_id(store):
-    writes.put_status(store, "t", STATUS)
-    assert [i["id"] for i in queries.status_change(store, "t", "1,2")] == ["i1", "i2"]
-    assert queries.status_change(store, "t", "9,9") == []
-
-
 def test_a_status_without_pipelines_is_refused(store):
     with pytest.raises(ValidationError) as err:
         writes.put_status(store, "t", b'{"nope": 1}')

@@ -24,7 +24,24 @@ def test_an_empty_database_is_not_migrated_and_says_which_command_fixes_it(bare_
 
 def test_upgrade_brings_the_database_to_head(bare_store):
     bare_store.upgrade()
-    assert bare_store.current_revision() == bare_store.head_revision() == "0002"
+    assert bare_store.current_revision() == bare_store.head_revision()
+    assert bare_store.head_revision() is not None
+    bare_store.check_migrated()
+
+
+def test_the_newest_migration_goes_down_and_up_again(bare_store):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from ciweb.ci.store import alembic_config
+
+    bare_store.upgrade()
+    head = ScriptDirectory.from_config(alembic_config()).get_revision(bare_store.head_revision())
+    with bare_store.engine.connect() as conn:
+        command.downgrade(alembic_config(conn), "-1")
+        conn.commit()
+    assert bare_store.current_revision() == head.down_revision
+    bare_store.upgrade()
     bare_store.check_migrated()
 
 

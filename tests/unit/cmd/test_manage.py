@@ -11,16 +11,18 @@ from pathlib import Path
 
 import jwt
 import pytest
+from alembic.script import ScriptDirectory
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ciweb.ci import queries
 from ciweb.ci.engine import make_engine
-from ciweb.ci.store import Store
+from ciweb.ci.store import Store, alembic_config
 from ciweb.cmd import manage
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "0123456789abcdef0123456789abcdef"
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def write_conf(tmp_path: Path, extra: str = "") -> Path:
@@ -50,9 +52,9 @@ def store_of(tmp_path: Path) -> Store:
 
 
 def test_db_upgrade_migrates_and_db_current_reports_it(conf: Path) -> None:
-    assert run(conf, "db", "current") == (1, "current none head 0002\n")
-    assert run(conf, "db", "upgrade") == (0, "database at revision 0002\n")
-    assert run(conf, "db", "current") == (0, "current 0002 head 0002\n")
+    assert run(conf, "db", "current") == (1, f"current none head {HEAD}\n")
+    assert run(conf, "db", "upgrade") == (0, f"database at revision {HEAD}\n")
+    assert run(conf, "db", "current") == (0, f"current {HEAD} head {HEAD}\n")
     assert run(conf, "db", "upgrade")[0] == 0  # idempotent
 
 
@@ -234,6 +236,6 @@ def test_the_console_script_runs(conf: Path) -> None:
         [*command, "--config-file", str(conf), "db", "current"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert done.returncode == 1 and done.stdout == "current none head 0002\n"
+    assert done.returncode == 1 and done.stdout == f"current none head {HEAD}\n"
     usage = subprocess.run([*command], capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "COMMAND" in usage.stderr

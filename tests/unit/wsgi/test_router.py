@@ -100,7 +100,7 @@ def test_an_unknown_path_raises_404(app: Router) -> None:
 def test_a_wrong_method_raises_405_with_allow(app: Router) -> None:
     with pytest.raises(webob.exc.HTTPMethodNotAllowed) as caught:
         webob.Request.blank("/things", method="PUT").get_response(app)
-    assert caught.value.headers["Allow"] == "GET, HEAD, POST"
+    assert caught.value.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
 
 
 def test_errors_raised_by_actions_propagate_for_the_faults_filter(app: Router) -> None:
@@ -113,3 +113,15 @@ def test_the_json_is_compact() -> None:
 
     assert json.loads(json_body({"a": [1, 2]})) == {"a": [1, 2]}
     assert b" " not in json_body({"a": [1, 2]})
+
+
+def test_a_bare_options_is_204_with_the_allowed_methods(app: Router) -> None:
+    response = webob.Request.blank("/things", method="OPTIONS").get_response(app)
+    assert response.status_int == 204
+    assert response.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+    assert response.body == b""
+
+
+def test_options_on_an_unknown_path_is_still_404(app: Router) -> None:
+    with pytest.raises(webob.exc.HTTPNotFound):
+        webob.Request.blank("/nope", method="OPTIONS").get_response(app)

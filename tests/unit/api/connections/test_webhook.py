@@ -344,7 +344,8 @@ def test_an_unknown_connection_is_404_and_a_get_405(app: Faults) -> None:
     assert response.content_type == "application/json"
     wrong = get(app, "/api/connection/github/payload")
     assert wrong.status_code == 405
-    assert wrong.headers["Allow"] == "POST"
+    # The router answers a bare OPTIONS on every route, as zuul-web does.
+    assert wrong.headers["Allow"] == "POST, OPTIONS"
 
 
 def test_the_connections_are_listed_in_zuuls_shape(app: Faults) -> None:
@@ -352,6 +353,31 @@ def test_the_connections_are_listed_in_zuuls_shape(app: Faults) -> None:
     SPEC.validate("/api/connections", response)
     names = [c["name"] for c in response.json]
     assert names == ["gitea", "github", "gitlab", "open", "small"]
+
+
+def test_reported_connections_follow_the_configured_ones_unless_a_name_is_taken(
+    app: Faults, database: str
+) -> None:
+    from ciweb.ci import documents
+
+    engine = make_engine(database)
+    try:
+        documents.replace_connections(
+            Store(engine),
+            [
+                {"name": "gerrit", "driver": "gerrit", "port": 29418},
+                {"name": "github", "driver": "github", "baseurl": "https://shadowed.example"},
+            ],
+        )
+    finally:
+        engine.dispose()
+    response = get(app, "/api/connections")
+    SPEC.validate("/api/connections", response)
+    names = [c["name"] for c in response.json]
+    assert names == ["gitea", "github", "gitlab", "open", "small", "gerrit"]
+    github = response.json[1]
+    assert github["driver"] == "github" and github.get("baseurl") != "https://shadowed.example"
+    assert response.json[-1] == {"name": "gerrit", "driver": "gerrit", "port": 29418}
 
 
 def test_the_document_describes_the_connection_paths(app: Faults) -> None:

@@ -12,7 +12,7 @@ def test_autoholds_have_the_keys_zuul_client_reads(app: Faults) -> None:
     response = get(app, f"{T}/autohold")
     body = response.json
     assert response.headers["X-Total-Count"] == "1"
-    assert body[0]["id"] == 1
+    assert body[0]["id"] == "0000000001"
     assert body[0]["tenant"] == TENANT
     for key in (
         "project",
@@ -37,11 +37,14 @@ def test_the_project_parameter_matches_the_end_of_the_name(
     assert len(get(app, f"{T}/autohold?project={project}").json) == count
 
 
-def test_one_autohold_by_id(app: Faults) -> None:
-    assert get(app, f"{T}/autohold/1").json["reason"].startswith("Debug")
+@pytest.mark.parametrize("hold", ["1", "0000000001", "01"])
+def test_one_autohold_by_its_padded_or_plain_id(app: Faults, hold: str) -> None:
+    found = get(app, f"{T}/autohold/{hold}").json
+    assert found["reason"].startswith("Debug")
+    assert found["id"] == "0000000001"
 
 
-@pytest.mark.parametrize("hold", ["2", "x", "99"])
+@pytest.mark.parametrize("hold", ["2", "0000000002", "x", "99"])
 def test_another_tenants_or_a_missing_autohold_is_404(app: Faults, hold: str) -> None:
     response = get(app, f"{T}/autohold/{hold}")
     assert response.status_code == 404
@@ -51,7 +54,7 @@ def test_another_tenants_or_a_missing_autohold_is_404(app: Faults, hold: str) ->
 
 def test_the_autoholds_of_one_project(app: Faults) -> None:
     response = get(app, f"{T}/project/example/project1/autohold")
-    assert [h["id"] for h in response.json] == [1]
+    assert [h["id"] for h in response.json] == ["0000000001"]
     assert response.headers["X-Total-Count"] == "1"
     assert get(app, f"{T}/project/example/project2/autohold").json == []
     assert error_of(get(app, f"{T}/project/nope/autohold")) == "Unknown project"

@@ -9,8 +9,8 @@ from tests.unit.api.helpers import T, error_of, get
 def test_buildsets_are_newest_first_with_refs_and_a_total(app: Faults) -> None:
     response = get(app, f"{T}/buildsets?limit=5")
     body = response.json
-    assert [b["_id"] for b in body] == [120, 119, 118, 117, 116]
-    assert response.headers["X-Total-Count"] == "120"
+    assert [b["_id"] for b in body] == [124, 123, 122, 121, 120]
+    assert response.headers["X-Total-Count"] == "124"
     assert {"uuid", "result", "pipeline", "refs", "message", "event_id"} <= set(body[0])
     assert body[0]["refs"][0]["project"]
 

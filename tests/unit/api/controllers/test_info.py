@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ciweb.middleware.faults import Faults
-from tests.unit.api.helpers import TENANT, T, get
+from tests.unit.api.helpers import OTHER, TENANT, T, get
 
 
 def test_info_has_every_key_the_dashboard_needs(app: Faults) -> None:
@@ -31,7 +31,10 @@ def test_info_is_the_same_bytes_every_time(app: Faults) -> None:
 def test_tenant_info_of_a_known_tenant_names_it_and_adds_niz(app: Faults) -> None:
     info = get(app, f"{T}/info").json["info"]
     assert info["tenant"] == TENANT
-    assert info["capabilities"]["auth"]["niz"] is False
+    # The demo tenant has nodepool-in-zuul providers; the other tenant has none.
+    assert info["capabilities"]["auth"]["niz"] is True
+    other = get(app, f"/api/tenant/{OTHER}/info").json["info"]
+    assert other["capabilities"]["auth"]["niz"] is False
 
 
 def test_tenant_info_of_an_unknown_tenant_is_200_as_in_zuul(app: Faults) -> None:

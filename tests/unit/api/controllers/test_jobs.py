@@ -43,3 +43,26 @@ def test_an_unknown_job_is_404_job_not_found(app: Faults) -> None:
     assert response.status_code == 404
     assert error_of(response) == "Job not found"
     assert error_of(get(app, "/api/tenant/nope/jobs")) == "Unknown tenant"
+
+
+def test_every_variant_carries_zuul_14_3s_full_field_set(app: Faults) -> None:
+    from tests.unit.ci.test_shapes import JOB_KEYS
+
+    for job in get(app, f"{T}/jobs").json:
+        for variant in get(app, f"{T}/job/{job['name']}").json:
+            assert set(variant) >= JOB_KEYS, job["name"]
+            # A job with nodes has one nodeset, or Zuul's flattened alternatives (every demo
+            # job has nodes; this module's a@b/c has none).
+            has = ("nodeset" in variant, "nodeset_alternatives" in variant)
+            assert has in ((True, False), (False, True)) or job["name"] == "a@b/c"
+    integration = get(app, f"{T}/job/project1-integration").json[0]
+    assert integration["nodeset"]["name"] == "two-node-noble"
+    controller = integration["nodeset"]["nodes"][0]
+    assert controller == {
+        "name": "controller", "label": "ubuntu-noble", "aliases": [], "id": None,
+        "state": "unknown", "hold_job": None, "comment": None, "user_data": None,
+        "tenant_name": None, "requestor": None,
+    }  # fmt: skip
+    webapp = get(app, f"{T}/job/webapp-build").json[0]
+    assert [n["name"] for n in webapp["nodeset_alternatives"]] == [
+        "ubuntu-noble", "ubuntu-noble-arm64"]  # fmt: skip

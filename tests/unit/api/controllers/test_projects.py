@@ -31,3 +31,15 @@ def test_an_unknown_project_is_404_unknown_project(app: Faults) -> None:
     response = get(app, f"{T}/project/nope/nope")
     assert response.status_code == 404
     assert error_of(response) == "Unknown project"
+
+
+def test_a_projects_pipelines_carry_full_job_dicts(app: Faults) -> None:
+    from tests.unit.ci.test_shapes import JOB_KEYS
+
+    config = get(app, f"{T}/project/example/project1").json["configs"][0]
+    assert {"source_context", "default_branch", "merge_mode", "is_template", "templates",
+            "queue_name", "pipelines"} <= set(config)  # fmt: skip
+    check = next(p for p in config["pipelines"] if p["name"] == "check")
+    jobs = {variants[0]["name"]: variants[0] for variants in check["jobs"]}
+    assert all(set(job) >= JOB_KEYS for job in jobs.values())
+    assert jobs["tox-py311"]["dependencies"] == [{"name": "tox-linters", "soft": False}]

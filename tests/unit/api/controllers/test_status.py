@@ -85,6 +85,13 @@ def test_status_change_lists_the_items_of_that_change(app: Faults, first) -> Non
     assert json.dumps(item, sort_keys=True) in {json.dumps(i, sort_keys=True) for i in found}
 
 
+def test_status_change_sends_zuuls_cache_headers(app: Faults, first) -> None:
+    response = get(app, f"{T}/status/change/1201,1")
+    assert response.headers["Cache-Control"] == "public, max-age=1"
+    assert response.headers["Last-Modified"] == first.headers["Last-Modified"]
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+
+
 def test_status_change_without_a_match_is_an_empty_list(app: Faults) -> None:
     response = get(app, f"{T}/status/change/999999,9")
     assert response.status_code == 200

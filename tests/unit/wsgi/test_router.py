@@ -113,3 +113,20 @@ def test_the_json_is_compact() -> None:
 
     assert json.loads(json_body({"a": [1, 2]})) == {"a": [1, 2]}
     assert b" " not in json_body({"a": [1, 2]})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"uuid": "é\u2603", "n": 1, "f": 1718.0, "small": 0.1, "none": None, "t": True},
+        [{"nested": [{"a": "b"}]}, [], {}, 10**18, -(2**63)],
+        {"big": 2**64, "neg": -(2**70)},  # beyond orjson: the json module writes them
+        {1: "non-string key"},
+        "\u2028 line separator and \x7f and \\ and \"",
+    ],
+)
+def test_the_json_is_the_bytes_json_dumps_writes(value: object) -> None:
+    from ciweb.wsgi.router import json_body
+
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert json_body(value) == expected

@@ -172,7 +172,11 @@ def ref_conditions(f: HistoryFilter) -> list[ColumnElement[bool]]:
 
 def _result_conditions(column: Any, f: HistoryFilter) -> list[ColumnElement[bool]]:
     out = _keep(exact(column, f.result))
-    if f.exclude_result:
+    if len(f.exclude_result) == 1:
+        # "<>" drops NULL results too, as NOT IN does, and needs no expanding parameter,
+        # which SQLAlchemy renders into the SQL again on every execution.
+        out.append(column != f.exclude_result[0])
+    elif f.exclude_result:
         # NOT IN drops NULL results too, as Zuul's query does.
         out.append(column.not_in(f.exclude_result))
     if f.complete is True:

@@ -152,10 +152,21 @@ def builds_page(store: Store, tenant: str, params: Params, *, cap: int) -> Page:
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILD_PARAMS)
+    return _read_page(store, tenant, f, build_where, _build_rows, cap)
+
+
+def _read_page(
+    store: Store,
+    tenant: str,
+    f: HistoryFilter,
+    where: Callable[[Connection, HistoryFilter, int], list[ColumnElement[bool]]],
+    rows: Callable[[Connection, list[ColumnElement[bool]], HistoryFilter], list[dict[str, Any]]],
+    cap: int,
+) -> Page:
     with store.connect(timeout=True) as conn:
-        where = build_where(conn, f, tenant_id(conn, tenant))
-        rows = _build_rows(conn, where, f)
-        return paged(rows, f, lambda c: _count(conn, select(literal(1)).where(*where), c), cap)
+        conditions = where(conn, f, tenant_id(conn, tenant))
+        matching = select(literal(1)).where(*conditions)
+        return paged(rows(conn, conditions, f), f, lambda c: _count(conn, matching, c), cap)
 
 
 def builds_count(store: Store, tenant: str, params: Params, *, cap: int | None = None) -> int:
@@ -244,10 +255,7 @@ def buildsets_page(store: Store, tenant: str, params: Params, *, cap: int) -> Pa
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILDSET_PARAMS)
-    with store.connect(timeout=True) as conn:
-        where = buildset_where(conn, f, tenant_id(conn, tenant))
-        rows = _buildset_rows(conn, where, f)
-        return paged(rows, f, lambda c: _count(conn, select(literal(1)).where(*where), c), cap)
+    return _read_page(store, tenant, f, buildset_where, _buildset_rows, cap)
 
 
 def buildsets_count(

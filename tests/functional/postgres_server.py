@@ -77,19 +77,7 @@ class PostgresServer:
             "-E",
             "UTF8",
         )
-        options = self._options()
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.directory / "log"),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
-        self._wait_ready()
+        self._pg_ctl_start()
 
     def halt(self) -> None:
         """Stop the server as an operator would (fast shutdown), keeping the cluster."""
@@ -97,6 +85,9 @@ class PostgresServer:
 
     def resume(self) -> None:
         """Start the halted server again on the same port; return when it accepts."""
+        self._pg_ctl_start()
+
+    def _pg_ctl_start(self) -> None:
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",

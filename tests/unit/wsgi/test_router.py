@@ -124,6 +124,7 @@ def test_the_json_is_compact() -> None:
         {1: "non-string key"},
         "\u2028 line separator and \x7f and \\ and \"",
     ],
+    ids=["text", "nested", "big-integers", "integer-key", "escapes"],
 )
 def test_the_json_is_the_bytes_json_dumps_writes(value: object) -> None:
     from ciweb.wsgi.router import json_body

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from ciweb.ci.dbapi import EventLoop, OffloadingConnection, psycopg_connect
+from ciweb.ci.dbapi import EventLoop, OffloadingConnection, psycopg_connect, set_offloading
 
 LOG = logging.getLogger(__name__)
 
@@ -115,5 +115,10 @@ def _configure_sqlite(engine: Engine, busy_timeout: float, loop: EventLoop) -> N
                 cursor.execute("BEGIN DEFERRED")
             finally:
                 cursor.close()
-        else:
+            return
+        # An immediate BEGIN waits up to busy_timeout for another writer: off the event loop.
+        set_offloading(dbapi_connection, True)
+        try:
             conn.exec_driver_sql(f"BEGIN {mode}")
+        finally:
+            set_offloading(dbapi_connection, False)

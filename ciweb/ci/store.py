@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from ciweb.ci import models
+from ciweb.ci.dbapi import set_offloading
 from ciweb.ci.errors import Conflict, NotFound, NotMigrated, QueryTimeout, Unavailable
 
 LOG = logging.getLogger(__name__)
@@ -191,10 +192,10 @@ class Store:
         """
         limit = self.statement_timeout if timeout else 0
         with self.outage.watch(), self.engine.connect() as connection:
+            heavy_sqlite = timeout and self.is_sqlite
             try:
-                if limit and self.is_sqlite:
-                    deadline = time.monotonic() + limit
-                    _progress_handler(connection, lambda: int(time.monotonic() > deadline))
+                if heavy_sqlite:
+                    _heavy_sqlite(connection, time.monotonic() + limit if limit else None)
                 elif limit and self.engine.dialect.name == "postgresql":
                     # SET LOCAL lasts until the end of this read transaction only.
                     connection.exec_driver_sql(
@@ -206,8 +207,8 @@ class Store:
                     raise QueryTimeout(f"query took longer than {limit} s") from None
                 raise
             finally:
-                if limit and self.is_sqlite and not connection.invalidated:
-                    _progress_handler(connection, None)
+                if heavy_sqlite and not connection.invalidated:
+                    _heavy_sqlite(connection, None, heavy=False)
 
 
 class Outage:
@@ -292,11 +293,15 @@ def is_unavailable(exc: BaseException) -> bool:
     return state is None or state[:2] in _PG_UNAVAILABLE
 
 
-def _progress_handler(connection: Connection, handler: Callable[[], int] | None) -> None:
-    # sqlite3 calls it every _PROGRESS_STEPS virtual machine instructions; non-zero aborts.
+def _heavy_sqlite(connection: Connection, deadline: float | None, *, heavy: bool = True) -> None:
+    # A heavy read's statements run off the event loop (ciweb.ci.dbapi), and sqlite3 calls a
+    # progress handler every _PROGRESS_STEPS instructions, which aborts them past *deadline*.
     dbapi = connection.connection.driver_connection
-    if dbapi is not None:
-        dbapi.set_progress_handler(handler, _PROGRESS_STEPS)
+    if dbapi is None:
+        return
+    set_offloading(dbapi, heavy)
+    handler = None if deadline is None else (lambda: int(time.monotonic() > deadline))
+    dbapi.set_progress_handler(handler, _PROGRESS_STEPS)
 
 
 def _is_timeout(exc: DBAPIError) -> bool:

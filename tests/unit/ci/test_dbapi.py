@@ -9,8 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import event, text
 
-from ciweb.ci.dbapi import EventLoop, OffloadingConnection, OffloadingCursor, psycopg_connect
+from ciweb.ci.dbapi import (
+    EventLoop,
+    OffloadingConnection,
+    OffloadingCursor,
+    psycopg_connect,
+    set_offloading,
+)
 from ciweb.ci.engine import make_engine
+from ciweb.ci.store import Store
 
 
 @pytest.fixture
@@ -38,6 +45,7 @@ def test_sqlite_statements_run_in_the_offload_and_rows_are_fetched_inline(tmp_pa
     )
     conn.offload = offload
     conn.create_function("thread", 0, threading.get_ident)
+    set_offloading(conn, True)
     cursor = conn.cursor()
     assert isinstance(cursor, OffloadingCursor)
     cursor.execute("CREATE TABLE t (x)")
@@ -51,6 +59,10 @@ def test_sqlite_statements_run_in_the_offload_and_rows_are_fetched_inline(tmp_pa
     assert [r[1] for r in cursor] == [5, 4, 3, 2, 1, 0]
     assert cursor.fetchall() == [] and cursor.fetchone() is None
     assert len(calls) == 4  # CREATE, INSERTs, commit, SELECT: nothing per row
+    set_offloading(conn, False)
+    assert cursor.execute("SELECT thread()").fetchone()[0] == threading.get_ident()
+    conn.commit()  # a commit may sync: offloaded whatever the statements do
+    assert len(calls) == 5
     conn.close()
 
 
@@ -63,7 +75,7 @@ def test_without_an_offload_a_cursor_runs_inline(tmp_path):
     assert conn.cursor().execute("SELECT thread()").fetchone()[0] == threading.get_ident()
 
 
-def test_an_engine_on_an_event_loop_offloads_each_sqlite_statement(tmp_path, pool):
+def test_an_engine_on_an_event_loop_offloads_heavy_reads_and_lock_waits(tmp_path, pool):
     offload, calls = _offload(pool)
     engine = make_engine(
         f"sqlite:///{tmp_path / 'x.sqlite'}", loop=EventLoop(lambda: True, offload, None)
@@ -73,13 +85,23 @@ def test_an_engine_on_an_event_loop_offloads_each_sqlite_statement(tmp_path, poo
     def _thread(dbapi_connection, _record):
         dbapi_connection.create_function("thread", 0, threading.get_ident)
 
-    with engine.connect() as conn:
-        before = len(calls)
-        assert conn.execute(text("SELECT thread()")).scalar() != threading.get_ident()
-        # BEGIN DEFERRED (no lock, no wait) ran inline: one offloaded call, the SELECT.
-        assert len(calls) == before + 1
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (x)"))
+    store = Store(engine)
+    here = threading.get_ident()
+    with store.connect() as conn:
+        # A light read: inline (WAL readers wait for no lock), BEGIN DEFERRED included.
+        assert conn.execute(text("SELECT thread()")).scalar() == here
+    assert calls == []
+    with store.connect(timeout=True) as conn:
+        # A heavy read (a history list): each statement runs off the event loop.
+        assert conn.execute(text("SELECT thread()")).scalar() != here
+        assert conn.execute(text("SELECT thread()")).scalar() != here
+    assert len(calls) == 2
+    with store.connect() as conn:
+        assert conn.execute(text("SELECT thread()")).scalar() == here  # reset on return
+    with store.transaction() as session:
+        # BEGIN IMMEDIATE (it waits for other writers) and COMMIT are offloaded.
+        assert session.execute(text("SELECT thread()")).scalar() == here
+    assert len(calls) == 4
     engine.dispose()
 
 

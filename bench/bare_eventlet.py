@@ -1,4 +1,10 @@
-"""The baseline: a bare eventlet.wsgi hello-world server; prints its port, serves until killed."""
+"""The baseline: a bare eventlet.wsgi server; prints its port, serves until killed.
+
+    python bench/bare_eventlet.py [BODY_FILE [CONTENT_TYPE]]
+
+It answers every request with the bytes of BODY_FILE (default: a small JSON document), so
+that ciweb can be compared with a server doing nothing but sending the same answer.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +16,25 @@ with warnings.catch_warnings():
     import eventlet
     import eventlet.wsgi
 
-BODY = b'{"hello":"world"}'
-
-
-def hello(environ, start_response):  # type: ignore[no-untyped-def]
-    start_response(
-        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))]
-    )
-    return [BODY]
-
 
 def main() -> None:
+    body = b'{"hello":"world"}'
+    content_type = "application/json"
+    if len(sys.argv) > 1:
+        with open(sys.argv[1], "rb") as f:
+            body = f.read()
+    if len(sys.argv) > 2:
+        content_type = sys.argv[2]
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+
+    def answer(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", list(headers))
+        return [body]
+
     sock = eventlet.listen(("127.0.0.1", 0), backlog=1024)
     print(sock.getsockname()[1], flush=True)
     # eventlet's defaults, as a newcomer would run it (access log on, to stderr).
-    eventlet.wsgi.server(sock, hello, log=sys.stderr, debug=False)
+    eventlet.wsgi.server(sock, answer, log=sys.stderr, debug=False)
 
 
 if __name__ == "__main__":

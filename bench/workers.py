@@ -32,23 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import log_config  # bench/ is not a package
+
 REPO = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"ciweb-api listening on http://127\.0\.0\.1:(\d+)")
 PATHS = ("/api/tenant/example-tenant/builds?limit=20", "/api/info")
-
-
-def _log_config(directory: Path) -> Path:
-    # Warnings only, but the "listening" line that tells the port: per-request access
-    # lines would measure the log handler, not the workers.
-    path = directory / "logging.ini"
-    path.write_text(
-        "[loggers]\nkeys = root, api\n[handlers]\nkeys = stderr\n[formatters]\nkeys = plain\n"
-        "[logger_root]\nlevel = WARNING\nhandlers = stderr\n"
-        "[logger_api]\nlevel = INFO\nhandlers =\nqualname = ciweb.api\n"
-        "[handler_stderr]\nclass = StreamHandler\nargs = (sys.stderr,)\nformatter = plain\n"
-        "[formatter_plain]\nformat = %(message)s\n"
-    )
-    return path
 
 
 def _start(directory: Path, workers: int, reuse_port: bool) -> tuple[subprocess.Popen[bytes], int]:
@@ -57,7 +46,7 @@ def _start(directory: Path, workers: int, reuse_port: bool) -> tuple[subprocess.
         f"[api]\npaste_config = {REPO / 'etc' / 'api-paste.ini'}\n"
         "[server]\nbind_port = 0\naccess_log = false\n"
         f"[process]\nworkers = {workers}\nreuse_port = {str(reuse_port).lower()}\n"
-        f"log_config_file = {_log_config(directory)}\n"
+        f"log_config_file = {log_config(directory)}\n"
         f"[database]\nconnection = sqlite:///{directory / 'bench.db'}\n"
     )
     log = directory / f"{conf.stem}.log"

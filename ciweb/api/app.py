@@ -24,12 +24,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from ciweb.api import openapi
 from ciweb.api.context import ApiContext, AuthHooks
 from ciweb.api.routes import ReadControllers, make_mapper
+from ciweb.ci.dbapi import EventLoop
 from ciweb.ci.engine import database_url, make_engine
 from ciweb.ci.errors import NotMigrated
-from ciweb.ci.store import Store
+from ciweb.ci.store import Outage, Store
 from ciweb.conf import ConfigError, config_files, paste_options
 from ciweb.conf import database as database_conf
-from ciweb.wsgi.offload import run_blocking
+from ciweb.wsgi.offload import on_event_loop, run_blocking, wait_socket
 from ciweb.wsgi.router import Router
 
 if TYPE_CHECKING:
@@ -82,10 +83,11 @@ class ApiApplication:
         return self.router(environ, start_response)
 
 
-def make_store(options: Mapping[str, Any]) -> Store:
+def make_store(options: Mapping[str, Any], *, outage: Outage | None = None) -> Store:
     """Return the store described by typed ``[database]`` options.
 
     :param options: the values of :data:`ciweb.conf.database.OPTS` by option name.
+    :param outage: how the store reports an unreachable database (default: logged).
     :raises ConfigError: naming ``[database] connection`` when the URL is wrong.
     """
     try:
@@ -94,10 +96,15 @@ def make_store(options: Mapping[str, Any]) -> Store:
             busy_timeout=options["busy_timeout"],
             pool_size=options["pool_size"],
             max_overflow=options["max_overflow"],
+            pool_timeout=options["pool_timeout"],
             echo=options["echo"],
+            loop=EventLoop(on_event_loop, run_blocking, wait_socket),
         )
         return Store(
-            engine, statement_timeout=options["statement_timeout"], offload=run_blocking
+            engine,
+            statement_timeout=options["statement_timeout"],
+            offload=run_blocking,
+            outage=outage,
         )
     except (ValueError, OSError) as exc:
         raise ConfigError(f"[database] {exc}") from None

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
+
+from ciweb.ci.dbapi import EventLoop, OffloadingConnection, psycopg_connect, set_offloading
 
 LOG = logging.getLogger(__name__)
 
@@ -31,9 +34,11 @@ def make_engine(
     url: str,
     *,
     busy_timeout: float = 5.0,
-    pool_size: int = 5,
-    max_overflow: int = 10,
+    pool_size: int = 8,
+    max_overflow: int = 0,
+    pool_timeout: float = 30.0,
     echo: bool = False,
+    loop: EventLoop | None = None,
 ) -> Engine:
     """Return an engine for *url*; SQLite connections get WAL, a busy timeout and foreign keys.
 
@@ -41,7 +46,10 @@ def make_engine(
     :param busy_timeout: SQLite: seconds to wait for another writer's lock.
     :param pool_size: connections kept in the pool.
     :param max_overflow: extra connections allowed under load.
+    :param pool_timeout: seconds to wait for a free connection.
     :param echo: log every statement.
+    :param loop: the server's event loop, kept free of database waits when it is active
+        (see :mod:`ciweb.ci.dbapi`); None for a command or another WSGI host.
     :raises ValueError: when the URL cannot be parsed (the message names ``connection``).
     """
     try:
@@ -51,20 +59,34 @@ def make_engine(
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if not is_sqlite or parsed.database not in (None, "", ":memory:"):
-        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=not is_sqlite)
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=not is_sqlite,
+        )
     if is_sqlite:
-        kwargs["connect_args"] = {"check_same_thread": False}
+        kwargs["connect_args"] = {"check_same_thread": False, "factory": OffloadingConnection}
     engine = create_engine(parsed, **kwargs)
     if is_sqlite:
-        _configure_sqlite(engine, busy_timeout)
+        _configure_sqlite(engine, busy_timeout, loop or EventLoop())
+    elif loop is not None and parsed.get_driver_name() == "psycopg":
+        connect = psycopg_connect(loop)
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            return connect(*cargs, **cparams)
+
     return engine
 
 
-def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: float, loop: EventLoop) -> None:
     timeout_ms = int(busy_timeout * 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, OffloadingConnection):
+            dbapi_connection.offload = loop.run_blocking
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that a
         # write transaction can take the write lock up front (below).
         dbapi_connection.isolation_level = None
@@ -84,4 +106,19 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         # A deferred transaction that reads then writes cannot wait for the lock: SQLite fails it
         # with SQLITE_BUSY at once.  Writers therefore BEGIN IMMEDIATE and wait busy_timeout.
         mode = conn.get_execution_options().get("ciweb_sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        dbapi_connection = conn.connection.driver_connection
+        if mode == "DEFERRED" and dbapi_connection is not None:
+            # A deferred BEGIN takes no lock, so never waits: a plain cursor runs it inline,
+            # where an offloaded one would spend a thread round trip (~50 µs) on nothing.
+            cursor = dbapi_connection.cursor(sqlite3.Cursor)
+            try:
+                cursor.execute("BEGIN DEFERRED")
+            finally:
+                cursor.close()
+            return
+        # An immediate BEGIN waits up to busy_timeout for another writer: off the event loop.
+        set_offloading(dbapi_connection, True)
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        finally:
+            set_offloading(dbapi_connection, False)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["CIError", "Conflict", "NotFound", "NotMigrated", "QueryTimeout", "ValidationError"]
+__all__ = [
+    "CIError",
+    "Conflict",
+    "NotFound",
+    "NotMigrated",
+    "QueryTimeout",
+    "Unavailable",
+    "ValidationError",
+]
 
 
 class CIError(Exception):
@@ -37,3 +45,7 @@ class NotMigrated(CIError):
 
 class QueryTimeout(CIError):
     """A heavy query ran longer than ``[database] statement_timeout`` (503)."""
+
+
+class Unavailable(CIError):
+    """The database cannot be reached, is shutting down or is too busy (503): retry later."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from ciweb.ci import validate
 from ciweb.ci.errors import ValidationError
@@ -30,6 +30,11 @@ LIKE_ESCAPE = "$"
 # The largest limit and skip: a total count reads up to skip + max(cap, limit) + 1 rows, and
 # PostgreSQL binds that LIMIT as a 32-bit INTEGER (2**31 - 1), so each stays below half of it.
 MAX_PAGE = 10**9
+
+# Core columns, not ORM attributes: conditions on them build in half the time, and the
+# statements of the history lists stay plain Core.
+_B, _S, _R = Build.__table__.c, Buildset.__table__.c, Ref.__table__.c
+_L = BuildsetRef.__table__.c
 
 _REF_PARAMS = frozenset({"project", "change", "branch", "patchset", "ref", "newrev"})
 _PAGE_PARAMS = frozenset({"limit", "skip", "exclude_result"})
@@ -156,18 +161,22 @@ def _keep(*clauses: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
 def ref_conditions(f: HistoryFilter) -> list[ColumnElement[bool]]:
     """Return the conditions on :class:`Ref` columns."""
     return _keep(
-        fuzzy(Ref.project, f.project),
-        fuzzy(Ref.branch, f.branch),
-        exact(Ref.change, f.change),
-        exact(Ref.patchset, f.patchset),
-        exact(Ref.ref, f.ref),
-        exact(Ref.newrev, f.newrev),
+        fuzzy(_R.project, f.project),
+        fuzzy(_R.branch, f.branch),
+        exact(_R.change, f.change),
+        exact(_R.patchset, f.patchset),
+        exact(_R.ref, f.ref),
+        exact(_R.newrev, f.newrev),
     )
 
 
 def _result_conditions(column: Any, f: HistoryFilter) -> list[ColumnElement[bool]]:
     out = _keep(exact(column, f.result))
-    if f.exclude_result:
+    if len(f.exclude_result) == 1:
+        # "<>" drops NULL results too, as NOT IN does, and needs no expanding parameter,
+        # which SQLAlchemy renders into the SQL again on every execution.
+        out.append(column != f.exclude_result[0])
+    elif f.exclude_result:
         # NOT IN drops NULL results too, as Zuul's query does.
         out.append(column.not_in(f.exclude_result))
     if f.complete is True:
@@ -185,24 +194,24 @@ def build_conditions(f: HistoryFilter) -> list[ColumnElement[bool]]:
 
 
 def _build_own_exact(f: HistoryFilter) -> list[ColumnElement[bool] | None]:
-    return [exact(Build.uuid, f.uuid), exact(Build.nodeset, f.nodeset)]
+    return [exact(_B.uuid, f.uuid), exact(_B.nodeset, f.nodeset)]
 
 
 def _build_flags(f: HistoryFilter) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
-    for column, flag in ((Build.voting, f.voting), (Build.final, f.final), (Build.held, f.held)):
+    for column, flag in ((_B.voting, f.voting), (_B.final, f.final), (_B.held, f.held)):
         if flag is not None:
             out.append(column == flag)
-    out += _result_conditions(Build.result, f)
-    out += _id_bounds(Build.id, f)
+    out += _result_conditions(_B.result, f)
+    out += _id_bounds(_B.id, f)
     if f.start_time is not None:
-        out.append(Build.start_time >= f.start_time)
+        out.append(_B.start_time >= f.start_time)
     if f.end_time is not None:
-        out.append(Build.end_time <= f.end_time)
+        out.append(_B.end_time <= f.end_time)
     return out
 
 
-def job_names(session: Session, f: HistoryFilter, tenant_id: int) -> ColumnElement[bool] | None:
+def job_names(session: Connection, f: HistoryFilter, tenant_id: int) -> ColumnElement[bool] | None:
     """Return ``job_name IN (...)`` for the job_name filter, wildcards resolved first.
 
     A ``LIKE`` cannot use an index, so a rare pattern would walk every build of the tenant.
@@ -217,37 +226,37 @@ def job_names(session: Session, f: HistoryFilter, tenant_id: int) -> ColumnEleme
     :param tenant_id: the tenant's id.
     """
     if not any("*" in v for v in f.job_name):
-        return exact(Build.job_name, f.job_name)
-    first = select(func.min(Build.job_name)).where(Build.tenant_id == tenant_id)
+        return exact(_B.job_name, f.job_name)
+    first = select(func.min(_B.job_name)).where(_B.tenant_id == tenant_id)
     names = first.cte("job_names", recursive=True)
     following = (
-        select(func.min(Build.job_name))
-        .where(Build.tenant_id == tenant_id, Build.job_name > names.c[0])
+        select(func.min(_B.job_name))
+        .where(_B.tenant_id == tenant_id, _B.job_name > names.c[0])
         .scalar_subquery()
     )
     names = names.union_all(select(following).where(names.c[0].is_not(None)))
     stmt = select(names.c[0]).where(*_keep(fuzzy(names.c[0], f.job_name)))
     found = tuple(session.scalars(stmt.limit(MAX_JOB_NAMES + 1)))
     if len(found) > MAX_JOB_NAMES:
-        return fuzzy(Build.job_name, f.job_name)
-    return exact(Build.job_name, found) if found else false()
+        return fuzzy(_B.job_name, f.job_name)
+    return exact(_B.job_name, found) if found else false()
 
 
 def buildset_own_conditions(f: HistoryFilter) -> list[ColumnElement[bool]]:
     """Return the conditions on :class:`Buildset` columns that a builds query may carry."""
     return _keep(
-        fuzzy(Buildset.pipeline, f.pipeline),
-        exact(Buildset.queue_item_uuid, f.queue_item_uuid),
+        fuzzy(_S.pipeline, f.pipeline),
+        exact(_S.queue_item_uuid, f.queue_item_uuid),
     )
 
 
-def _few(session: Session, ids: Select[Any], fanout: int) -> tuple[bool, bool]:
+def _few(session: Connection, ids: Select[Any], fanout: int) -> tuple[bool, bool]:
     """Return (none match, at most *fanout* match) for the id query *ids*."""
     found = session.scalar(select(func.count()).select_from(ids.limit(fanout + 1).subquery()))
     return not found, (found or 0) <= fanout
 
 
-def build_where(session: Session, f: HistoryFilter, tenant_id: int) -> list[ColumnElement[bool]]:
+def build_where(session: Connection, f: HistoryFilter, tenant_id: int) -> list[ColumnElement[bool]]:
     """Return the WHERE conditions of a builds query on the ``builds`` table alone.
 
     Ref and buildset filters become conditions on ``ref_id`` and ``buildset_id``, so no join
@@ -266,8 +275,8 @@ def build_where(session: Session, f: HistoryFilter, tenant_id: int) -> list[Colu
     out = _keep(job_names(session, f, tenant_id), *build_conditions(f))
     walk_tenant = True
     for column, parent, parent_ids in (
-        (Build.ref_id, Ref.id, _ref_ids(f, tenant_id)),
-        (Build.buildset_id, Buildset.id, _buildset_ids(f, tenant_id)),
+        (_B.ref_id, _R.id, _ref_ids(f, tenant_id)),
+        (_B.buildset_id, _S.id, _buildset_ids(f, tenant_id)),
     ):
         if parent_ids is None:
             continue
@@ -280,7 +289,7 @@ def build_where(session: Session, f: HistoryFilter, tenant_id: int) -> list[Colu
         else:
             out.append(parent_ids.where(parent == column).exists())
     if walk_tenant:
-        out.append(Build.tenant_id == tenant_id)
+        out.append(_B.tenant_id == tenant_id)
     return out
 
 
@@ -288,14 +297,14 @@ def _ref_ids(f: HistoryFilter, tenant_id: int) -> Select[Any] | None:
     refs = ref_conditions(f)
     if not refs:
         return None
-    return select(Ref.id).where(Ref.tenant_id == tenant_id, *refs)
+    return select(_R.id).where(_R.tenant_id == tenant_id, *refs)
 
 
 def _buildset_ids(f: HistoryFilter, tenant_id: int) -> Select[Any] | None:
     own = buildset_own_conditions(f)
     if not own:
         return None
-    return select(Buildset.id).where(_buildset_tenant(f, tenant_id), *own)
+    return select(_S.id).where(_buildset_tenant(f, tenant_id), *own)
 
 
 def _buildset_tenant(f: HistoryFilter, tenant_id: int) -> ColumnElement[bool]:
@@ -303,12 +312,12 @@ def _buildset_tenant(f: HistoryFilter, tenant_id: int) -> ColumnElement[bool]:
         # A queue item uuid names one buildset: its own index must be read, but with
         # tenant_id = ? SQLite (no statistics) prefers walking (tenant_id, id).  "+ 0" keeps
         # the tenant check out of index selection on every backend.
-        return Buildset.tenant_id + 0 == tenant_id
-    return Buildset.tenant_id == tenant_id
+        return _S.tenant_id + 0 == tenant_id
+    return _S.tenant_id == tenant_id
 
 
 def buildset_where(
-    session: Session, f: HistoryFilter, tenant_id: int
+    session: Connection, f: HistoryFilter, tenant_id: int
 ) -> list[ColumnElement[bool]]:
     """Return the WHERE conditions of a buildsets query (refs checked through a subquery).
 
@@ -322,23 +331,23 @@ def buildset_where(
     :param tenant_id: the tenant's id.
     """
     out = _keep(
-        fuzzy(Buildset.pipeline, f.pipeline),
-        exact(Buildset.uuid, f.uuid),
-        exact(Buildset.queue_item_uuid, f.queue_item_uuid),
+        fuzzy(_S.pipeline, f.pipeline),
+        exact(_S.uuid, f.uuid),
+        exact(_S.queue_item_uuid, f.queue_item_uuid),
     )
-    out += _result_conditions(Buildset.result, f)
-    out += _id_bounds(Buildset.id, f)
+    out += _result_conditions(_S.result, f)
+    out += _id_bounds(_S.id, f)
     ref_ids = _ref_ids(f, tenant_id)
     if ref_ids is None:
         return [_buildset_tenant(f, tenant_id), *out]
     empty, few = _few(session, ref_ids, PARENT_FANOUT)
     if empty:
         return [false()]
-    linked = select(BuildsetRef.buildset_id).where(BuildsetRef.ref_id.in_(ref_ids))
+    linked = select(_L.buildset_id).where(_L.ref_id.in_(ref_ids))
     if few:
-        return [Buildset.id.in_(linked), *out]
-    correlated = ref_ids.join(BuildsetRef, BuildsetRef.ref_id == Ref.id).where(
-        BuildsetRef.buildset_id == Buildset.id
+        return [_S.id.in_(linked), *out]
+    correlated = ref_ids.join(BuildsetRef, _L.ref_id == _R.id).where(
+        _L.buildset_id == _S.id
     )
     return [_buildset_tenant(f, tenant_id), correlated.exists(), *out]
 

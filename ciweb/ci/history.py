@@ -2,19 +2,22 @@
 
 Every list is newest first (``ORDER BY id DESC``) like Zuul's, and runs under the store's
 statement timeout (Zuul: 30 s).  The ``*_count`` functions give the total for the same filters,
-optionally capped, which Zuul does not offer; the API puts it in a header.  Lists read the page's
-ids from one table first, with no join before the LIMIT (see :func:`ciweb.ci.filters.build_where`
-for the choice of index), then the rows of those ids.
+optionally capped, which Zuul does not offer; the API puts it in a header (the ``*_page``
+functions read a page and its total in one transaction).  A builds list chooses the page's ids
+from one table in a subquery, with no join before the LIMIT (see
+:func:`ciweb.ci.filters.build_where` for the choice of index), and reads the rows of those ids
+in the same statement.  Lists read plain rows (Core), not ORM objects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from ciweb.ci import serialize
 from ciweb.ci.errors import NotFound
@@ -28,9 +31,58 @@ from ciweb.ci.filters import (
     buildset_where,
 )
 from ciweb.ci.models import Build, Buildset, BuildsetEvent, BuildsetRef, Ref
+from ciweb.ci.serialize import (
+    BUILD_BUILDSET_COLUMNS,
+    BUILD_COLUMNS,
+    BUILDSET_COLUMNS,
+    REF_COLUMNS,
+)
 from ciweb.ci.store import Store, tenant_id
 
 Params = Mapping[str, Any] | HistoryFilter
+
+_BUILDS, _BUILDSETS, _REFS = Build.__table__, Buildset.__table__, Ref.__table__
+# A build with its buildset and ref: the FROM of every top-level build row.
+_BUILD_JOIN = _BUILDS.join(_BUILDSETS, _BUILDSETS.c.id == _BUILDS.c.buildset_id).join(
+    _REFS, _REFS.c.id == _BUILDS.c.ref_id
+)
+# Built once, refined per request (a generative copy): its 28 columns are not coerced again.
+_BUILD_ROWS = select(*BUILD_COLUMNS, *BUILD_BUILDSET_COLUMNS).select_from(_BUILD_JOIN)
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One page of a history list and the number of items its filters match.
+
+    :ivar rows: the page.
+    :ivar total: the number of matches, ignoring limit and skip; a lower bound when capped.
+    :ivar capped: true when more than *total* items match (see :func:`paged`).
+    """
+
+    rows: list[dict[str, Any]]
+    total: int
+    capped: bool = False
+
+
+def paged(
+    rows: list[dict[str, Any]], f: HistoryFilter, count: Callable[[int], int], cap: int
+) -> Page:
+    """Return *rows* with their total, counting only when the page does not tell it.
+
+    A page shorter than ``f.limit`` that is not empty (or starts at 0) is the last one, so
+    its total is ``skip`` + its length.  Otherwise ``count(c)`` counts at most ``c + 1``
+    matches with ``c = skip + max(cap, limit)``; more than ``c`` gives a capped total of ``c``.
+
+    :param rows: the page read with *f*.
+    :param f: the filter (its ``skip`` and ``limit``).
+    :param count: ``count(c)`` returns the number of matches, counting at most ``c + 1``.
+    :param cap: matches counted beyond ``skip`` (at least ``limit`` of them).
+    """
+    if len(rows) < f.limit and (rows or f.skip == 0):
+        return Page(rows, f.skip + len(rows))
+    ceiling = f.skip + max(cap, f.limit)
+    found = count(ceiling)
+    return Page(rows, min(found, ceiling), found > ceiling)
 
 
 def _as_filter(params: Params, allowed: frozenset[str]) -> HistoryFilter:
@@ -39,27 +91,45 @@ def _as_filter(params: Params, allowed: frozenset[str]) -> HistoryFilter:
     return HistoryFilter.from_params(params, allowed)
 
 
-def _count(session: Session, matching: Select[Any], cap: int | None) -> int:
+def _count(conn: Connection, matching: Select[Any], cap: int | None) -> int:
     # Counting over "SELECT 1 ... LIMIT cap + 1" stops after cap + 1 rows, and, with no
     # ORDER BY, lets the database read the narrowest index.
     if cap is not None:
         if cap < 0:
             raise ValueError("cap must be >= 0")
         matching = matching.limit(cap + 1)
-    return session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+    stmt = select(func.count()).select_from(matching.subquery())
+    return conn.execute(stmt).scalar() or 0
 
 
-def _build_ids(session: Session, where: list[ColumnElement[bool]], f: HistoryFilter) -> list[int]:
-    # Step one of two: the page's ids from the builds table alone, newest first.
-    stmt = select(Build.id).where(*where).order_by(Build.id.desc()).limit(f.limit).offset(f.skip)
-    return list(session.scalars(stmt))
+def _page_ids(where: list[ColumnElement[bool]], f: HistoryFilter) -> Select[Any]:
+    # The page's ids from the builds table alone, newest first: no join before the LIMIT.
+    # Not correlated: the outer query reads the builds table too.
+    return (
+        select(_BUILDS.c.id)
+        .where(*where)
+        .order_by(_BUILDS.c.id.desc())
+        .limit(f.limit)
+        .offset(f.skip)
+        .correlate(None)
+    )
+
+
+def _build_rows(
+    conn: Connection, where: list[ColumnElement[bool]], f: HistoryFilter
+) -> list[dict[str, Any]]:
+    # One statement: the rows, with buildset and ref, of the page's ids.
+    stmt = _BUILD_ROWS.where(_BUILDS.c.id.in_(_page_ids(where, f))).order_by(
+        _BUILDS.c.id.desc()
+    )
+    return [serialize.build_to_dict(row) for row in conn.execute(stmt)]
 
 
 def builds(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
     """Return Zuul's ``builds`` list for *tenant*.
 
-    The page's ids come first from the builds table alone (see
-    :func:`ciweb.ci.filters.build_where`), then their rows with buildset and ref.
+    The page's ids are chosen from the builds table alone (see
+    :func:`ciweb.ci.filters.build_where`), and their rows read with buildset and ref.
 
     :param store: the store.
     :param tenant: tenant name.
@@ -68,19 +138,35 @@ def builds(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILD_PARAMS)
-    with store.heavy_read() as session:
-        tid = tenant_id(session, tenant)
-        ids = _build_ids(session, build_where(session, f, tid), f)
-        if not ids:
-            return []
-        stmt = (
-            select(Build, Buildset, Ref)
-            .join(Buildset, Buildset.id == Build.buildset_id)
-            .join(Ref, Ref.id == Build.ref_id)
-            .where(Build.id.in_(ids))
-            .order_by(Build.id.desc())
-        )
-        return [serialize.build_to_dict(b, r, bs) for b, bs, r in session.execute(stmt)]
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
+        return _build_rows(conn, build_where(conn, f, tid), f)
+
+
+def builds_page(store: Store, tenant: str, params: Params, *, cap: int) -> Page:
+    """Return a page of :func:`builds` and its total (see :func:`paged`), in one transaction.
+
+    :param params: query parameters or a filter.
+    :param cap: matches counted beyond ``skip``.
+    :raises NotFound: "Unknown tenant".
+    :raises ValidationError: naming a bad parameter.
+    """
+    f = _as_filter(params, BUILD_PARAMS)
+    return _read_page(store, tenant, f, build_where, _build_rows, cap)
+
+
+def _read_page(
+    store: Store,
+    tenant: str,
+    f: HistoryFilter,
+    where: Callable[[Connection, HistoryFilter, int], list[ColumnElement[bool]]],
+    rows: Callable[[Connection, list[ColumnElement[bool]], HistoryFilter], list[dict[str, Any]]],
+    cap: int,
+) -> Page:
+    with store.connect(timeout=True) as conn:
+        conditions = where(conn, f, tenant_id(conn, tenant))
+        matching = select(literal(1)).where(*conditions)
+        return paged(rows(conn, conditions, f), f, lambda c: _count(conn, matching, c), cap)
 
 
 def builds_count(store: Store, tenant: str, params: Params, *, cap: int | None = None) -> int:
@@ -92,9 +178,9 @@ def builds_count(store: Store, tenant: str, params: Params, *, cap: int | None =
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILD_PARAMS)
-    with store.heavy_read() as session:
-        tid = tenant_id(session, tenant)
-        return _count(session, select(literal(1)).where(*build_where(session, f, tid)), cap)
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
+        return _count(conn, select(literal(1)).where(*build_where(conn, f, tid)), cap)
 
 
 def build(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
@@ -102,34 +188,48 @@ def build(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
 
     :raises NotFound: "Unknown tenant" or "Build not found".
     """
-    with store.read() as session:
-        tid = tenant_id(session, tenant)
-        row = session.execute(
-            select(Build, Buildset, Ref)
-            .join(Buildset, Buildset.id == Build.buildset_id)
-            .join(Ref, Ref.id == Build.ref_id)
-            .where(Build.tenant_id == tid, Build.uuid == uuid)
+    with store.connect() as conn:
+        tid = tenant_id(conn, tenant)
+        row = conn.execute(
+            _BUILD_ROWS.add_columns(_BUILDS.c.buildset_id).where(
+                _BUILDS.c.tenant_id == tid, _BUILDS.c.uuid == uuid
+            )
         ).first()
         if row is None:
             raise NotFound("Build not found")
-        b, bs, r = row
-        refs = _refs_of(session, [bs.id])[bs.id]
-        return serialize.build_to_dict(b, r, bs, refs)
+        refs = _refs_of(conn, [row[-1]])[row[-1]]
+        return serialize.build_to_dict(row[:-1], refs)
 
 
-def _refs_of(session: Session, buildset_ids: Iterable[int]) -> dict[int, list[Ref]]:
-    out: dict[int, list[Ref]] = defaultdict(list)
+def _refs_of(conn: Connection, buildset_ids: Iterable[int]) -> dict[int, list[Sequence[Any]]]:
+    out: dict[int, list[Sequence[Any]]] = defaultdict(list)
     ids = list(buildset_ids)
     if ids:
-        rows = session.execute(
-            select(BuildsetRef.buildset_id, Ref)
-            .join(Ref, Ref.id == BuildsetRef.ref_id)
-            .where(BuildsetRef.buildset_id.in_(ids))
-            .order_by(Ref.id)
+        link = BuildsetRef.__table__
+        rows = conn.execute(
+            select(link.c.buildset_id, *REF_COLUMNS)
+            .select_from(link.join(_REFS, _REFS.c.id == link.c.ref_id))
+            .where(link.c.buildset_id.in_(ids))
+            .order_by(_REFS.c.id)
         )
-        for buildset_id, ref in rows:
+        for buildset_id, *ref in rows:
             out[buildset_id].append(ref)
     return out
+
+
+def _buildset_rows(
+    conn: Connection, where: list[ColumnElement[bool]], f: HistoryFilter
+) -> list[dict[str, Any]]:
+    stmt = (
+        select(*BUILDSET_COLUMNS)
+        .where(*where)
+        .order_by(_BUILDSETS.c.id.desc())
+        .limit(f.limit)
+        .offset(f.skip)
+    )
+    rows = conn.execute(stmt).all()
+    refs = _refs_of(conn, (row[0] for row in rows))
+    return [serialize.buildset_to_dict(row, refs[row[0]]) for row in rows]
 
 
 def buildsets(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
@@ -140,18 +240,22 @@ def buildsets(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILDSET_PARAMS)
-    with store.heavy_read() as session:
-        tid = tenant_id(session, tenant)
-        stmt = (
-            select(Buildset)
-            .where(*buildset_where(session, f, tid))
-            .order_by(Buildset.id.desc())
-            .limit(f.limit)
-            .offset(f.skip)
-        )
-        rows = list(session.scalars(stmt))
-        refs = _refs_of(session, (bs.id for bs in rows))
-        return [serialize.buildset_to_dict(bs, refs[bs.id]) for bs in rows]
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
+        return _buildset_rows(conn, buildset_where(conn, f, tid), f)
+
+
+def buildsets_page(store: Store, tenant: str, params: Params, *, cap: int) -> Page:
+    """Return a page of :func:`buildsets` and its total (see :func:`paged`), in one
+    transaction.
+
+    :param params: query parameters or a filter.
+    :param cap: matches counted beyond ``skip``.
+    :raises NotFound: "Unknown tenant".
+    :raises ValidationError: naming a bad parameter.
+    """
+    f = _as_filter(params, BUILDSET_PARAMS)
+    return _read_page(store, tenant, f, buildset_where, _buildset_rows, cap)
 
 
 def buildsets_count(
@@ -164,9 +268,9 @@ def buildsets_count(
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILDSET_PARAMS)
-    with store.heavy_read() as session:
-        tid = tenant_id(session, tenant)
-        return _count(session, select(literal(1)).where(*buildset_where(session, f, tid)), cap)
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
+        return _count(conn, select(literal(1)).where(*buildset_where(conn, f, tid)), cap)
 
 
 def buildset(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
@@ -174,25 +278,28 @@ def buildset(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
 
     :raises NotFound: "Unknown tenant" or "Buildset not found".
     """
-    with store.read() as session:
-        tid = tenant_id(session, tenant)
-        bs = session.scalar(
-            select(Buildset).where(Buildset.tenant_id == tid, Buildset.uuid == uuid)
-        )
-        if bs is None:
+    with store.connect() as conn:
+        tid = tenant_id(conn, tenant)
+        row = conn.execute(
+            select(*BUILDSET_COLUMNS).where(
+                _BUILDSETS.c.tenant_id == tid, _BUILDSETS.c.uuid == uuid
+            )
+        ).first()
+        if row is None:
             raise NotFound("Buildset not found")
-        out = serialize.buildset_to_dict(bs, _refs_of(session, [bs.id])[bs.id])
-        rows = session.execute(
-            select(Build, Ref)
-            .join(Ref, Ref.id == Build.ref_id)
-            .where(Build.buildset_id == bs.id)
-            .order_by(Build.id)
+        out = serialize.buildset_to_dict(row, _refs_of(conn, [row[0]])[row[0]])
+        builds = conn.execute(
+            select(*BUILD_COLUMNS)
+            .select_from(_BUILDS.join(_REFS, _REFS.c.id == _BUILDS.c.ref_id))
+            .where(_BUILDS.c.buildset_id == row[0])
+            .order_by(_BUILDS.c.id)
         )
-        out["builds"] = [serialize.build_to_dict(b, r) for b, r in rows]
-        events = session.scalars(
-            select(BuildsetEvent)
-            .where(BuildsetEvent.buildset_id == bs.id)
-            .order_by(BuildsetEvent.event_time, BuildsetEvent.id)
+        out["builds"] = [serialize.build_to_dict(b) for b in builds]
+        e = BuildsetEvent.__table__.c
+        events = conn.execute(
+            select(e.event_time, e.event_type, e.description)
+            .where(e.buildset_id == row[0])
+            .order_by(e.event_time, e.id)
         )
         out["events"] = [serialize.event_to_dict(e) for e in events]
         return out
@@ -206,32 +313,34 @@ def build_times(store: Store, tenant: str, params: Params) -> list[dict[str, Any
     :raises ValidationError: naming a bad parameter.
     """
     f = _as_filter(params, BUILD_TIMES_PARAMS)
-    with store.heavy_read() as session:
-        tid = tenant_id(session, tenant)
-        ids = _build_ids(session, build_where(session, f, tid), f)
+    with store.connect(timeout=True) as conn:
+        where = build_where(conn, f, tenant_id(conn, tenant))
+        b, r = _BUILDS.c, _REFS.c
+        columns = (b.id, b.uuid, b.job_name, b.result, b.start_time, b.end_time, b.final,
+                   r.project, r.branch, _BUILDSETS.c.pipeline, r.ref)  # fmt: skip
         stmt = (
-            select(Build, Buildset.pipeline, Ref)
-            .join(Buildset, Buildset.id == Build.buildset_id)
-            .join(Ref, Ref.id == Build.ref_id)
-            .where(Build.id.in_(ids))
-            .order_by(Build.id.desc())
+            select(*columns)
+            .select_from(_BUILD_JOIN)
+            .where(b.id.in_(_page_ids(where, f)))
+            .order_by(b.id.desc())
         )
         return [
             {
-                "_id": b.id,
-                "uuid": b.uuid,
-                "job_name": b.job_name,
-                "result": b.result,
-                "start_time": serialize.fmt_time(b.start_time),
-                "end_time": serialize.fmt_time(b.end_time),
-                "duration": serialize.duration(b.start_time, b.end_time),
-                "final": b.final,
-                "project": r.project,
-                "branch": r.branch,
+                "_id": id_,
+                "uuid": uuid,
+                "job_name": job_name,
+                "result": result,
+                "start_time": serialize.fmt_time(start),
+                "end_time": serialize.fmt_time(end),
+                "duration": serialize.duration(start, end),
+                "final": final,
+                "project": project,
+                "branch": branch,
                 "pipeline": pipeline,
-                "ref": r.ref,
+                "ref": ref,
             }
-            for b, pipeline, r in session.execute(stmt)
+            for id_, uuid, job_name, result, start, end, final, project, branch, pipeline, ref
+            in conn.execute(stmt)
         ]
 
 
@@ -243,15 +352,15 @@ def badge(store: Store, tenant: str, params: Mapping[str, Any]) -> str:
     """
     f = HistoryFilter.from_params(params, BADGE_PARAMS)
     f = HistoryFilter(project=f.project, pipeline=f.pipeline, branch=f.branch, complete=True)
-    with store.heavy_read() as session:
-        tid = tenant_id(session, tenant)
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
         stmt = (
-            select(Buildset.result)
-            .where(*buildset_where(session, f, tid))
-            .order_by(Buildset.id.desc())
+            select(_BUILDSETS.c.result)
+            .where(*buildset_where(conn, f, tid))
+            .order_by(_BUILDSETS.c.id.desc())
             .limit(1)
         )
-        result = session.scalar(stmt)
+        result = conn.scalar(stmt)
         if result is None:
             raise NotFound("No buildset found")
         return result

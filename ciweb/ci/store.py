@@ -14,17 +14,34 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import select, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from ciweb.ci import models
-from ciweb.ci.errors import Conflict, NotFound, NotMigrated, QueryTimeout
+from ciweb.ci.dbapi import set_offloading
+from ciweb.ci.errors import Conflict, NotFound, NotMigrated, QueryTimeout, Unavailable
 
 LOG = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# SQLite result codes (the low byte) of a database that is busy, full or out of reach
+# rather than of a wrong statement: SQLITE_BUSY, _LOCKED, _NOMEM, _READONLY, _IOERR, _FULL,
+# _CANTOPEN.
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 13, 14})
+# PostgreSQL SQLSTATE classes of the same: connection exception, operator intervention
+# (admin shutdown, crash, not accepting connections), insufficient resources, and
+# transaction rollback (serialization failure, deadlock), which a retry may pass.
+_PG_UNAVAILABLE = frozenset({"08", "57", "53", "40"})
 
 # SQLite has no statement timeout; a progress handler called every N virtual machine
 # instructions aborts the statement once the deadline passed (sqlite3_progress_handler).
@@ -60,6 +77,8 @@ class Store:
     :param offload: ``offload(function, *args)`` runs CPU-heavy work (key generation) and
         returns its result; the server's :func:`ciweb.wsgi.offload.run_blocking` keeps it
         off the event loop.  The default calls it directly.
+    :param outage: turns an unreachable database into :class:`Unavailable` and logs it
+        (see :class:`Outage`); a new, logging one by default.
     """
 
     def __init__(
@@ -69,6 +88,7 @@ class Store:
         key_bits: int = 4096,
         statement_timeout: float = 30.0,
         offload: Callable[..., Any] | None = None,
+        outage: Outage | None = None,
     ) -> None:
         if key_bits < 1024:
             raise ValueError("key_bits must be at least 1024")
@@ -80,6 +100,7 @@ class Store:
         self.offload: Callable[..., Any] = offload or _call
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_engine = engine.execution_options(ciweb_sqlite_begin="IMMEDIATE")
+        self.outage = outage or Outage()
 
     # -- migrations -------------------------------------------------------------------------
 
@@ -118,8 +139,11 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """Yield a session for reads; whatever it did is rolled back at the end."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        """Yield a session for reads; whatever it did is rolled back at the end.
+
+        :raises Unavailable: when the database cannot be reached (see :class:`Outage`).
+        """
+        with self.outage.watch(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextlib.contextmanager
@@ -130,9 +154,14 @@ class Store:
         :raises Conflict: when the database refuses the write for a constraint, typically a
             concurrent writer that inserted the same unique key between this block's check
             and its insert (PostgreSQL's READ COMMITTED lets both see nothing).
+        :raises Unavailable: when the database cannot be reached (see :class:`Outage`).
         """
         try:
-            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            with (
+                self.outage.watch(),
+                Session(self._write_engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
                 yield session
         except IntegrityError as exc:
             # The driver's message quotes SQL and values: log it, answer without it.
@@ -147,29 +176,132 @@ class Store:
 
         :raises QueryTimeout: when a statement ran out of time.
         """
-        with self.read() as session:
-            limit = self.statement_timeout
+        with self.connect(timeout=True) as connection, Session(connection) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def connect(self, *, timeout: bool = False) -> Iterator[Connection]:
+        """Yield a Core connection for reads, in one transaction rolled back at the end.
+
+        Lists that read many rows use it rather than a session: plain rows cost a fraction
+        of ORM objects, and the connection a fraction of a session.
+
+        :param timeout: cancel statements after ``statement_timeout`` (the history queries).
+        :raises QueryTimeout: when a statement ran out of time.
+        :raises Unavailable: when the database cannot be reached (see :class:`Outage`).
+        """
+        limit = self.statement_timeout if timeout else 0
+        with self.outage.watch(), self.engine.connect() as connection:
+            heavy_sqlite = timeout and self.is_sqlite
             try:
-                if limit and self.is_sqlite:
-                    dbapi = session.connection().connection.dbapi_connection
-                    deadline = time.monotonic() + limit
-                    if dbapi is not None:
-                        dbapi.set_progress_handler(
-                            lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS
-                        )
+                if heavy_sqlite:
+                    _heavy_sqlite(connection, time.monotonic() + limit if limit else None)
                 elif limit and self.engine.dialect.name == "postgresql":
                     # SET LOCAL lasts until the end of this read transaction only.
-                    session.execute(text(f"SET LOCAL statement_timeout = {int(limit * 1000)}"))
-                yield session
-            except (OperationalError, DBAPIError) as exc:
+                    connection.exec_driver_sql(
+                        f"SET LOCAL statement_timeout = {int(limit * 1000)}"
+                    )
+                yield connection
+            except DBAPIError as exc:
                 if _is_timeout(exc):
                     raise QueryTimeout(f"query took longer than {limit} s") from None
                 raise
             finally:
-                if limit and self.is_sqlite:
-                    dbapi = session.connection().connection.dbapi_connection
-                    if dbapi is not None:
-                        dbapi.set_progress_handler(None, _PROGRESS_STEPS)
+                if heavy_sqlite and not connection.invalidated:
+                    _heavy_sqlite(connection, None, heavy=False)
+
+
+class Outage:
+    """Turn a database outage into :class:`Unavailable`, logged once, not per request.
+
+    While the database is unreachable (stopped, restarting, failing over, refusing
+    connections), every request fails the same way: its traceback would fill the log.  The
+    first failure logs one error line; the others of the same outage are silent; the first
+    success after it logs one line with the outage's length and the requests it refused.
+    The pool (``pool_pre_ping``) reconnects on the next request: no restart is needed.
+    """
+
+    def __init__(self, *, log: bool = True) -> None:
+        """Start with the database taken as available.
+
+        :param log: log the start and end of each outage (a second store of the same
+            database, such as the health probe's, need not).
+        """
+        self.log = log
+        self.since: float | None = None
+        self.refused = 0
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[None]:
+        """Run the block; raise :class:`Unavailable` for an outage error, note recoveries.
+
+        :raises Unavailable: for a connection, shutdown, pool-exhaustion or busy error.
+        """
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            if not is_unavailable(exc):
+                raise
+            self._failed(exc)
+            raise Unavailable("the database is unavailable; retry later") from None
+        if self.since is not None:
+            self._recovered()
+
+    def _failed(self, exc: SQLAlchemyError) -> None:
+        self.refused += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            if not self.log:
+                return
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            LOG.error(
+                "database unavailable, answering 503 until it is back: %s: %s",
+                type(getattr(exc, "orig", None) or exc).__name__,
+                reason[0] if reason else "",
+            )
+
+    def _recovered(self) -> None:
+        since, refused = self.since, self.refused
+        self.since, self.refused = None, 0
+        if since is not None and self.log:
+            LOG.warning(
+                "database available again after %.1f s (%d requests refused)",
+                time.monotonic() - since,
+                refused,
+            )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Return True if *exc* says the database is out of reach or busy, not that a statement
+    is wrong: a lost or refused connection, a shutdown, an exhausted pool, a locked SQLite
+    file, a serialization failure.
+
+    :param exc: an error raised by SQLAlchemy.
+    """
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_UNAVAILABLE
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state[:2] in _PG_UNAVAILABLE
+
+
+def _heavy_sqlite(connection: Connection, deadline: float | None, *, heavy: bool = True) -> None:
+    # A heavy read's statements run off the event loop (ciweb.ci.dbapi), and sqlite3 calls a
+    # progress handler every _PROGRESS_STEPS instructions, which aborts them past *deadline*.
+    dbapi = connection.connection.driver_connection
+    if dbapi is None:
+        return
+    set_offloading(dbapi, heavy)
+    handler = None if deadline is None else (lambda: int(time.monotonic() > deadline))
+    dbapi.set_progress_handler(handler, _PROGRESS_STEPS)
 
 
 def _is_timeout(exc: DBAPIError) -> bool:
@@ -177,14 +309,20 @@ def _is_timeout(exc: DBAPIError) -> bool:
     return "interrupted" in message or "statement timeout" in message
 
 
-def tenant_id(session: Session, name: str) -> int:
+# Built once: a statement object keeps its cache key, so each lookup skips building it.
+_TENANT_ID = select(models.Tenant.__table__.c.id).where(
+    models.Tenant.__table__.c.name == bindparam("name")
+)
+
+
+def tenant_id(session: Session | Connection, name: str) -> int:
     """Return the id of tenant *name*.
 
-    :param session: an open session.
+    :param session: an open session or connection.
     :param name: tenant name.
     :raises NotFound: "Unknown tenant".
     """
-    found = session.scalar(select(models.Tenant.id).where(models.Tenant.name == name))
+    found = session.execute(_TENANT_ID, {"name": name}).scalar()
     if found is None:
         raise NotFound("Unknown tenant")
     return found

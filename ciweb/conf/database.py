@@ -35,18 +35,32 @@ OPTS = [
     ),
     cfg.IntOpt(
         "pool_size",
-        default=5,
+        default=8,
         min=1,
         max=1000,
-        help="Connections kept open in the pool of each process. (oslo.db: max_pool_size)",
+        help="Connections kept open in the pool of each worker process; with max_overflow, "
+        "the number of requests of a worker that use the database at once (the others "
+        "wait for a connection, without holding up the server). Few keep the server's "
+        "event loop responsive under load; on a database far away (round trips of "
+        "milliseconds), more let a worker wait for several answers at once. "
+        "(oslo.db: max_pool_size)",
     ),
     cfg.IntOpt(
         "max_overflow",
-        default=10,
+        default=0,
         min=0,
         max=1000,
-        help="Connections opened beyond pool_size under load, closed when returned. "
+        help="Connections opened beyond pool_size under load, and closed again as soon as "
+        "they are returned: under steady load each is a new connection per request. "
         "(oslo.db: max_overflow)",
+    ),
+    cfg.FloatOpt(
+        "pool_timeout",
+        default=30.0,
+        min=0.1,
+        max=3600.0,
+        help="Seconds a request waits for a free connection of the pool before it is "
+        "answered 503 with Retry-After. (oslo.db: pool_timeout)",
     ),
     cfg.BoolOpt(
         "echo",

@@ -25,6 +25,14 @@ OPTS: list[cfg.Opt] = [
         "FILE, so that load balancers drain this node (create it before maintenance, "
         "remove it after). Empty: never disabled. Checked on each health check request.",
     ),
+    cfg.ListOpt(
+        "probes",
+        default=[],
+        help="Checks run on every health check request, by name (entry points of the "
+        "ciweb.healthcheck group); one that fails answers 503 <NAME> UNAVAILABLE, so that "
+        "load balancers drain this node. ciweb has: database (SELECT 1 on [database] "
+        "connection, through a connection of its own).",
+    ),
     cfg.BoolOpt(
         "detailed",
         default=False,

@@ -3,18 +3,22 @@
 Requests for ``path`` (``/healthcheck`` by default) are answered by the filter itself; every
 other request passes through untouched.
 
-=========  =================  ===========================
-method     healthy            disabled by file
-=========  =================  ===========================
-GET        200 ``OK``         503 ``DISABLED BY FILE``
+=========  =================  =========================================================
+method     healthy            disabled by file, or a probe failed
+=========  =================  =========================================================
+GET        200 ``OK``         503 ``DISABLED BY FILE`` (or ``DATABASE UNAVAILABLE``...)
 HEAD       204, no body       503, no body
 other      405 with ``Allow: GET, HEAD`` (raised, for faults)
-=========  =================  ===========================
+=========  =================  =========================================================
 
 The answer is ``text/plain`` unless the client's ``Accept`` prefers ``application/json``,
 which gives ``{"status": "OK"}`` (or ``"DISABLED BY FILE"``).  To drain a node, create the
 file named by ``disable_by_file_path``; it is checked with ``os.path.exists`` on each health
-check request only.  With ``detailed = true`` the answer adds the ciweb version, the seconds
+check request only.  ``probes = database`` runs named checks on each health check (entry
+points of the ``ciweb.healthcheck`` group, each a ``factory(global_conf)`` returning a
+callable that returns None when healthy, else a short reason): the first that fails answers
+503 ``<NAME> UNAVAILABLE``, so that a node whose database is gone is drained.  With
+``detailed = true`` the answer adds the ciweb version, the seconds
 since the pipeline was loaded and the server's free green threads
 (``environ['ciweb.pool_free']``, when the host provides it).  Answers carry
 ``Cache-Control: no-store`` (RFC 9111 §5.2.2.5: a stale health answer would hide a drain)
@@ -28,6 +32,7 @@ Paste deployment::
     # path = /healthcheck
     # disable_by_file_path = /var/run/ciweb/disabled
     # detailed = false
+    # probes = database
 """
 
 from __future__ import annotations
@@ -36,16 +41,16 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import webob.acceptparse
 import webob.exc
 
 import ciweb
-from ciweb.conf import ConfigError
+from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import healthcheck as healthcheck_conf
-from ciweb.middleware import options_filter_factory
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -59,6 +64,10 @@ _TEXT = "text/plain; charset=utf-8"
 _JSON = "application/json; charset=utf-8"
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 _ALLOW = "GET, HEAD"
+PROBE_GROUP = "ciweb.healthcheck"
+
+# A probe returns None when healthy, else a short reason (logged, not shown to clients).
+Probe = Callable[[], "str | None"]
 
 
 class Healthcheck:
@@ -71,6 +80,7 @@ class Healthcheck:
         path: str = "/healthcheck",
         disable_by_file_path: str = "",
         detailed: bool = False,
+        probes: Mapping[str, Probe] | None = None,
     ) -> None:
         """Wrap *application*.
 
@@ -78,6 +88,7 @@ class Healthcheck:
         :param path: the path answered by the filter.
         :param disable_by_file_path: a file whose existence makes the check answer 503.
         :param detailed: add version, uptime and free pool threads to the answer.
+        :param probes: checks by name, run on each health check (see the module docstring).
         :raises ConfigError: naming the bad option.
         """
         if not _PATH.fullmatch(path):
@@ -88,6 +99,7 @@ class Healthcheck:
         self.path = path
         self.disable_by_file_path = disable_by_file_path
         self.detailed = detailed
+        self.probes = dict(probes or {})
         self._loaded = time.monotonic()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -102,13 +114,19 @@ class Healthcheck:
 
     def _status(self, environ: WSGIEnvironment) -> dict[str, Any]:
         disabled = bool(self.disable_by_file_path) and os.path.exists(self.disable_by_file_path)
-        status: dict[str, Any] = {"status": DISABLED if disabled else OK}
+        status: dict[str, Any] = {"status": DISABLED if disabled else self._probe()}
         if self.detailed:
             status["version"] = ciweb.__version__
             status["uptime"] = round(time.monotonic() - self._loaded, 3)
             if "ciweb.pool_free" in environ:
                 status["pool_free"] = environ["ciweb.pool_free"]
         return status
+
+    def _probe(self) -> str:
+        for name, probe in self.probes.items():
+            if probe() is not None:
+                return f"{name.upper()} UNAVAILABLE"
+        return OK
 
     def _answer(
         self, environ: WSGIEnvironment, start_response: StartResponse, head: bool
@@ -135,4 +153,33 @@ class Healthcheck:
         return [] if head else [body]
 
 
-filter_factory = options_filter_factory(Healthcheck, healthcheck_conf.GROUP, healthcheck_conf.OPTS)
+def load_probes(names: Sequence[str], global_conf: Mapping[str, str]) -> dict[str, Probe]:
+    """Return the probes *names* of the ``ciweb.healthcheck`` entry point group, built.
+
+    :param names: the probe names (``[healthcheck] probes``).
+    :param global_conf: paste's global configuration, handed to each probe factory.
+    :raises ConfigError: naming a probe that no entry point provides.
+    """
+    found = {entry.name: entry for entry in metadata.entry_points(group=PROBE_GROUP)}
+    probes = {}
+    for name in names:
+        if name not in found:
+            known = ", ".join(sorted(found)) or "none"
+            raise ConfigError(f"[healthcheck] probes: unknown probe {name!r} (known: {known})")
+        probes[name] = found[name].load()(global_conf)
+    return probes
+
+
+def filter_factory(global_conf: Mapping[str, str], **local_conf: str) -> Any:
+    """Return a paste filter that wraps an application in :class:`Healthcheck` (options:
+    ``[healthcheck]`` of ciweb.conf; the section's local keys win).
+
+    :raises ConfigError: naming an unknown or bad option, or an unknown probe.
+    """
+    options = paste_options(global_conf, local_conf, healthcheck_conf.GROUP, healthcheck_conf.OPTS)
+    probes = load_probes(options.pop("probes"), global_conf)
+
+    def _filter(app: WSGIApplication) -> Healthcheck:
+        return Healthcheck(app, probes=probes, **options)
+
+    return _filter

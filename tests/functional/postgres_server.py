@@ -77,10 +77,17 @@ class PostgresServer:
             "-E",
             "UTF8",
         )
-        options = (
-            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        self._pg_ctl_start()
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (fast shutdown), keeping the cluster."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port; return when it accepts."""
+        self._pg_ctl_start()
+
+    def _pg_ctl_start(self) -> None:
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
@@ -89,10 +96,16 @@ class PostgresServer:
             str(self.directory / "log"),
             "-w",
             "-o",
-            options,
+            self._options(),
             "start",
         )
         self._wait_ready()
+
+    def _options(self) -> str:
+        return (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         import psycopg

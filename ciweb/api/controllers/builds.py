@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import webob
 
-from ciweb.api.controllers.base import ApiController, json_response, page_total
+from ciweb.api.controllers.base import ApiController, json_response
 from ciweb.ci import history
 from ciweb.ci.filters import BUILD_PARAMS, BUILD_TIMES_PARAMS, HistoryFilter
 
@@ -39,6 +39,7 @@ __all__ = [
     "BuildsController",
     "badge_svg",
     "capped_total_response",
+    "page_response",
 ]
 
 # Matches counted exactly beyond ``skip`` before the total is reported as capped.
@@ -72,6 +73,17 @@ BADGE_PASSING = badge_svg("passing", "#4c1")
 BADGE_FAILING = badge_svg("failing", "#e05d44")
 
 
+def page_response(page: history.Page) -> webob.Response:
+    """Return the JSON list of *page* with ``X-Total-Count`` (and ``X-Total-Count-Capped``).
+
+    :param page: the rows and their total (see :func:`ciweb.ci.history.paged`).
+    """
+    response = json_response(page.rows, total=page.total)
+    if page.capped:
+        response.headers[TOTAL_COUNT_CAPPED_HEADER] = "true"
+    return response
+
+
 def capped_total_response(
     rows: list[dict[str, Any]],
     f: HistoryFilter,
@@ -86,19 +98,7 @@ def capped_total_response(
     :param count: ``count(c)`` returns the number of matches, counting at most ``c + 1``.
     :param cap: matches counted beyond ``skip`` (at least ``limit`` of them).
     """
-    ceiling = f.skip + max(cap, f.limit)
-    capped = False
-
-    def recount() -> int:
-        nonlocal capped
-        found = count(ceiling)
-        capped = found > ceiling
-        return min(found, ceiling)
-
-    response = json_response(rows, total=page_total(len(rows), f.skip, f.limit, recount))
-    if capped:
-        response.headers[TOTAL_COUNT_CAPPED_HEADER] = "true"
-    return response
+    return page_response(history.paged(rows, f, count, cap))
 
 
 def _params(req: Request) -> Mapping[str, list[str]]:
@@ -112,11 +112,9 @@ class BuildsController(ApiController):
         """Return the builds matching the query, newest first, with ``X-Total-Count`` (capped,
         see the module docstring)."""
         self.context.authorize_read(req, tenant)
-        store = self.context.store
         f = HistoryFilter.from_params(_params(req), BUILD_PARAMS)
-        rows = history.builds(store, tenant, f)
-        return capped_total_response(
-            rows, f, lambda cap: history.builds_count(store, tenant, f, cap=cap)
+        return page_response(
+            history.builds_page(self.context.store, tenant, f, cap=TOTAL_COUNT_CAP)
         )
 
     def build(self, req: Request, tenant: str, uuid: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import webob
 
 from ciweb.api.controllers.base import ApiController
-from ciweb.api.controllers.builds import capped_total_response
+from ciweb.api.controllers.builds import TOTAL_COUNT_CAP, page_response
 from ciweb.ci import history
 from ciweb.ci.filters import BUILDSET_PARAMS, HistoryFilter
 
@@ -28,11 +28,9 @@ class BuildsetsController(ApiController):
         """Return the buildsets matching the query, newest first, with ``X-Total-Count``
         (capped)."""
         self.context.authorize_read(req, tenant)
-        store = self.context.store
         f = HistoryFilter.from_params(req.GET.dict_of_lists(), BUILDSET_PARAMS)
-        rows = history.buildsets(store, tenant, f)
-        return capped_total_response(
-            rows, f, lambda cap: history.buildsets_count(store, tenant, f, cap=cap)
+        return page_response(
+            history.buildsets_page(self.context.store, tenant, f, cap=TOTAL_COUNT_CAP)
         )
 
     def buildset(self, req: Request, tenant: str, uuid: str) -> dict[str, Any]:

@@ -19,9 +19,10 @@ import webob
 import webob.exc
 
 from ciweb.api.auth import Auth
+from ciweb.api.controllers.errors import http_error
 from ciweb.api.tokens import AuthError, ForbiddenError, Identity
 from ciweb.ci import admin, reporting, validate, writes
-from ciweb.ci.errors import Conflict, NotFound, QueryTimeout, ValidationError
+from ciweb.ci.errors import CIError, NotFound, ValidationError
 from ciweb.wsgi.router import JSON_CONTENT_TYPE, Controller, json_body
 
 if TYPE_CHECKING:
@@ -192,10 +193,8 @@ class WriteController(Controller):
             response = error_response(req, 400, "Bad Request", str(exc), field=exc.field)
         except NotFound as exc:
             raise webob.exc.HTTPNotFound(detail=str(exc)) from None
-        except Conflict as exc:
-            raise webob.exc.HTTPConflict(detail=str(exc)) from None
-        except QueryTimeout as exc:
-            raise webob.exc.HTTPServiceUnavailable(detail=str(exc)) from None
+        except CIError as exc:
+            raise http_error(exc) from None
         return response(environ, start_response)
 
 

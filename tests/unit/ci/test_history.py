@@ -304,3 +304,38 @@ def test_queue_item_uuid_filters_builds_and_buildsets(store):
     assert _uuids(history.buildsets(store, "t", {"queue_item_uuid": "qi-1"})) == ["bsq"]
     assert history.buildsets(store, "other", {"queue_item_uuid": "qi-1"}) == []
     assert history.builds(store, "other", {"queue_item_uuid": "qi-1"}) == []
+
+
+@pytest.mark.parametrize(
+    ("rows", "skip", "limit", "found", "expected"),
+    [
+        (3, 0, 50, None, (3, False)),  # a short first page is the whole list: no count
+        (0, 0, 50, None, (0, False)),
+        (2, 10, 5, None, (12, False)),  # a short later page ends the list
+        (0, 10, 5, 7, (7, False)),  # an empty later page: counted (skip may overshoot)
+        (5, 0, 5, 40, (40, False)),  # a full page: counted
+        (5, 0, 5, 10001, (10000, True)),  # more than the cap: capped
+        (50, 20000, 50, 30001, (30000, True)),  # the cap counts beyond skip
+    ],
+)
+def test_paged_counts_only_when_the_page_does_not_tell_the_total(
+    rows, skip, limit, found, expected
+):
+    counted = []
+
+    def count(ceiling):
+        counted.append(ceiling)
+        return found
+
+    f = filters.HistoryFilter(skip=skip, limit=limit)
+    page = history.paged([{}] * rows, f, count, 10000)
+    assert (page.total, page.capped) == expected
+    assert counted == ([] if found is None else [skip + max(10000, limit)])
+
+
+def test_a_page_and_its_total_are_read_together(filled):
+    page = history.builds_page(filled, "t", {"limit": "2"}, cap=3)
+    assert _uuids(page.rows) == ["b5", "b4"] and (page.total, page.capped) == (3, True)
+    page = history.buildsets_page(filled, "t", {"limit": "2"}, cap=10)
+    assert [r["uuid"] for r in page.rows] == ["bs3", "bs2"]
+    assert (page.total, page.capped) == (3, False)

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, select, text
+from sqlalchemy.exc import DBAPIError
 
 from ciweb.ci import engine as ci_engine
 from ciweb.ci import queries, writes
-from ciweb.ci.errors import Conflict, NotFound, NotMigrated, QueryTimeout, ValidationError
+from ciweb.ci.errors import (
+    Conflict,
+    NotFound,
+    NotMigrated,
+    QueryTimeout,
+    Unavailable,
+    ValidationError,
+)
 from ciweb.ci.models import Base, Tenant
-from ciweb.ci.store import Store, utcnow
+from ciweb.ci.store import Outage, Store, utcnow
 from tests.unit.ci.conftest import add_buildset
 
 
@@ -107,15 +117,33 @@ def test_store_rejects_tiny_keys(bare_store):
 
 
 def test_heavy_reads_are_cancelled_after_the_statement_timeout(bare_store):
-    if not bare_store.is_sqlite:
-        pytest.skip("progress handler is SQLite's")
     slow = Store(bare_store.engine, statement_timeout=0.05)
-    endless = (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-        "SELECT count(*) FROM c"
-    )
-    with pytest.raises(QueryTimeout), slow.heavy_read() as session:
+    if bare_store.is_sqlite:
+        # No sleep in SQLite: a query that never ends, stopped by the progress handler.
+        endless = (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+            "SELECT count(*) FROM c"
+        )
+    else:
+        endless = "SELECT pg_sleep(30)"
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout, match=r"longer than 0\.05 s"), slow.heavy_read() as session:
         session.execute(text(endless))
+    assert time.monotonic() - started < 20
+    # The connection is usable again, without the limit outside heavy reads.
+    with slow.read() as session:
+        assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_core_connections_have_the_statement_timeout_too(bare_store):
+    slow = Store(bare_store.engine, statement_timeout=0.05)
+    sleep = "SELECT pg_sleep(30)" if not bare_store.is_sqlite else (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    )
+    with pytest.raises(QueryTimeout), slow.connect(timeout=True) as connection:
+        connection.execute(text(sleep))
+    with slow.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
 
 
 def test_tenants_are_created_once(store):
@@ -174,3 +202,60 @@ def test_a_concurrent_writer_that_commits_first_makes_the_insert_a_conflict(stor
         writes.upsert_tenant(store, "late")  # another transaction, committed meanwhile
         session.add(Tenant(name="late", created=utcnow()))
     assert [t["name"] for t in queries.tenants(store)].count("late") == 1
+
+
+def test_an_unreachable_database_is_unavailable_logged_once_then_recovered(tmp_path, caplog):
+    path = tmp_path / "ciweb.sqlite"
+    path.mkdir()  # a directory where the file should be: SQLite cannot open it
+    store = Store(ci_engine.make_engine(f"sqlite:///{path}"))
+    caplog.set_level(logging.INFO, logger="ciweb.ci.store")
+    for _ in range(3):
+        with pytest.raises(Unavailable, match="retry later"), store.read() as session:
+            session.execute(text("SELECT 1"))
+    with pytest.raises(Unavailable), store.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    down = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(down) == 1 and "OperationalError: unable to open database file" in down[0].message
+    path.rmdir()
+    with store.read() as session:
+        assert session.execute(text("SELECT 1")).scalar() == 1
+    with store.read() as session:
+        session.execute(text("SELECT 1"))
+    up = [r.getMessage() for r in caplog.records if "available again" in r.getMessage()]
+    assert len(up) == 1 and "(4 requests refused)" in up[0]
+    store.engine.dispose()
+
+
+def test_a_wrong_statement_is_not_an_outage(store):
+    with pytest.raises(DBAPIError), store.read() as session:
+        session.execute(text("SELECT * FROM no_such_table"))
+    assert store.outage.since is None
+
+
+def test_an_exhausted_pool_is_unavailable(tmp_path):
+    engine = ci_engine.make_engine(
+        f"sqlite:///{tmp_path / 'x.sqlite'}", pool_size=1, pool_timeout=0.1
+    )
+    store = Store(engine, outage=Outage(log=False))
+    with store.read() as held:
+        held.execute(text("SELECT 1"))
+        with pytest.raises(Unavailable), store.read() as session:
+            session.execute(text("SELECT 1"))
+    engine.dispose()
+
+
+def test_a_locked_sqlite_database_is_unavailable(tmp_path):
+    import sqlite3
+
+    engine = ci_engine.make_engine(f"sqlite:///{tmp_path / 'x.sqlite'}", busy_timeout=0.05)
+    store = Store(engine, outage=Outage(log=False))
+    store.upgrade()
+    other = sqlite3.connect(tmp_path / "x.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Unavailable), store.transaction() as session:
+            session.add(Tenant(name="t", created=utcnow()))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        engine.dispose()

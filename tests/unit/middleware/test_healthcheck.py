@@ -112,3 +112,35 @@ def test_the_filter_is_valid_pep_3333(tmp_path):
     assert serve(app, webob.Request.blank("/healthcheck")).status_int == 200
     assert serve(app, webob.Request.blank("/healthcheck", method="HEAD")).status_int == 204
     assert serve(app, webob.Request.blank("/x")).body == b"inner"
+
+
+def test_a_failing_probe_answers_503_naming_it_and_a_passing_one_200():
+    state = {"database": None}
+    app = Healthcheck(inner_app, probes={"database": lambda: state["database"]})
+    assert serve(app, webob.Request.blank("/healthcheck")).body == b"OK\n"
+    state["database"] = "unavailable"
+    resp = serve(app, webob.Request.blank("/healthcheck"))
+    assert (resp.status_int, resp.body) == (503, b"DATABASE UNAVAILABLE\n")
+    assert serve(app, webob.Request.blank("/healthcheck", method="HEAD")).status_int == 503
+    req = webob.Request.blank("/healthcheck", headers={"Accept": "application/json"})
+    assert serve(app, req).json == {"status": "DATABASE UNAVAILABLE"}
+
+
+def test_the_database_probe_runs_select_1_on_the_configured_database(tmp_path):
+    conf = tmp_path / "ciweb.conf"
+    conf.write_text(f"[database]\nstate_dir = {tmp_path}\n[healthcheck]\nprobes = database\n")
+    app = healthcheck.filter_factory({"config_file": str(conf)})(inner_app)
+    assert serve(app, webob.Request.blank("/healthcheck")).body == b"OK\n"
+    # A directory where the database file was: SQLite cannot open it (SQLITE_CANTOPEN).
+    (tmp_path / "ciweb.sqlite").unlink()
+    (tmp_path / "ciweb.sqlite").mkdir()
+    resp = serve(
+        healthcheck.filter_factory({"config_file": str(conf)})(inner_app),
+        webob.Request.blank("/healthcheck"),
+    )
+    assert (resp.status_int, resp.body) == (503, b"DATABASE UNAVAILABLE\n")
+
+
+def test_an_unknown_probe_fails_at_startup_naming_it():
+    with pytest.raises(ConfigError, match=r"probes: unknown probe 'disk' \(known: .*database"):
+        healthcheck.filter_factory({}, probes="database, disk")

@@ -125,3 +125,21 @@ def test_a_bare_options_is_204_with_the_allowed_methods(app: Router) -> None:
 def test_options_on_an_unknown_path_is_still_404(app: Router) -> None:
     with pytest.raises(webob.exc.HTTPNotFound):
         webob.Request.blank("/nope", method="OPTIONS").get_response(app)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"uuid": "é\u2603", "n": 1, "f": 1718.0, "small": 0.1, "none": None, "t": True},
+        [{"nested": [{"a": "b"}]}, [], {}, 10**18, -(2**63)],
+        {"big": 2**64, "neg": -(2**70)},  # beyond orjson: the json module writes them
+        {1: "non-string key"},
+        "\u2028 line separator and \x7f and \\ and \"",
+    ],
+    ids=["text", "nested", "big-integers", "integer-key", "escapes"],
+)
+def test_the_json_is_the_bytes_json_dumps_writes(value: object) -> None:
+    from ciweb.wsgi.router import json_body
+
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert json_body(value) == expected

@@ -14,7 +14,7 @@ from ciweb.ci import queries, writes
 from ciweb.ci.errors import Conflict, NotFound, NotMigrated, QueryTimeout, ValidationError
 from ciweb.ci.models import Base, Tenant
 from ciweb.ci.store import Store, utcnow
-from tests.unit.ci.conftest import add_buildset
+from tests.unit.ci.conftest import add_buildset, only_on
 
 
 def test_an_empty_database_is_not_migrated_and_says_which_command_fixes_it(bare_store):
@@ -89,9 +89,10 @@ def test_store_rejects_tiny_keys(bare_store):
         Store(bare_store.engine, key_bits=512)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_heavy_reads_are_cancelled_after_the_statement_timeout(bare_store):
-    if not bare_store.is_sqlite:
-        pytest.skip("progress handler is SQLite's")
+    # SQLite's progress handler; PostgreSQL's statement_timeout is its server's own.
+    only_on(bare_store, sqlite=True)
     slow = Store(bare_store.engine, statement_timeout=0.05)
     endless = (
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
@@ -149,9 +150,10 @@ def test_a_check_then_insert_race_is_a_conflict_not_a_database_error(store):
         add_buildset(store, "d" * 32)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_concurrent_writer_that_commits_first_makes_the_insert_a_conflict(store):
-    if store.is_sqlite:
-        pytest.skip("SQLite writers take the database lock at BEGIN IMMEDIATE: no race")
+    # SQLite writers take the database lock at BEGIN IMMEDIATE: there is no such race.
+    only_on(store, sqlite=False)
     with pytest.raises(Conflict), store.transaction() as session:
         assert session.scalar(select(Tenant.id).where(Tenant.name == "late")) is None
         writes.upsert_tenant(store, "late")  # another transaction, committed meanwhile

@@ -400,6 +400,18 @@ class Server:
         """Return the number of open client connections."""
         return len(self._connections)
 
+    def connection_states(self) -> dict[str, int]:
+        """Return the number of open client connections in each state.
+
+        States: ``new`` (accepted, nothing read yet), ``request`` (a request in progress),
+        ``idle`` (keep-alive, between requests), ``upgraded`` (taken over: websockets).
+        """
+        counts = dict.fromkeys((STATE_NEW, STATE_REQUEST, STATE_IDLE, STATE_UPGRADED), 0)
+        for conn in self._connections.values():
+            if conn[2] in counts:
+                counts[conn[2]] += 1
+        return counts
+
 
 def listen(host: str, port: int, *, backlog: int = 128, reuse_port: bool = False) -> socket.socket:
     """Return a green socket bound to (*host*, *port*) and listening, IPv4 or IPv6.

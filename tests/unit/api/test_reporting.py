@@ -346,6 +346,10 @@ def test_an_invalid_update_is_400_naming_the_field_and_writes_nothing(
         (b'{"uuid": "a", "uuid": "b"}', "uuid"),
         (b'{"count": NaN}', "body"),
         (b'{"text": "\xff"}', "body"),
+        # RFC 8259 §8.2: an unpaired surrogate escape (a pair is one character, accepted).
+        (b'{"uuid": "\\ud800"}', "uuid"),
+        (b'{"refs": [{"project": "a\\udfffb"}]}', "refs"),
+        (b'{"\\ud800": 1}', "body"),
         (b"[" * 100000 + b"]" * 100000, "body"),
     ],
 )

@@ -268,7 +268,9 @@ class Cache:
             raise RuntimeError("the application returned without calling start_response")
         status, headers = captured
         entry = self._complete(status, headers, b"".join(chunks), policy)
-        entry.route = outer[ROUTE_KEY] = environ.get(ROUTE_KEY)
+        route = environ.get(ROUTE_KEY)
+        if route is not None:
+            entry.route = outer[ROUTE_KEY] = route
         return entry
 
     def _complete(self, status: str, headers: _Headers, body: bytes, policy: Policy) -> _Entry:
@@ -343,7 +345,8 @@ class Cache:
                     self._entries.move_to_end(key)
                     self._counts["hits"] += 1
                     environ[RESULT_KEY] = "hit"
-                    environ[ROUTE_KEY] = entry.route
+                    if entry.route is not None:
+                        environ[ROUTE_KEY] = entry.route
                     return entry
                 fill = self._fills.get(key)
                 if fill is None:
@@ -353,7 +356,8 @@ class Cache:
                     # RFC 5861 §3: serve stale while another request revalidates.
                     self._counts["stale"] += 1
                     environ[RESULT_KEY] = "stale"
-                    environ[ROUTE_KEY] = entry.route
+                    if entry.route is not None:
+                        environ[ROUTE_KEY] = entry.route
                     return entry
                 self._counts["waits"] += 1
                 self._waiting += 1

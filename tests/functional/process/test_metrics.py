@@ -218,33 +218,25 @@ def test_the_directory_is_removed_on_exit(tmp_path: Path) -> None:
     assert not directory.exists()
 
 
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("localhost", "prometheus_address"),
-        ("127.0.0.1:99999", "prometheus_address"),
-    ],
-)
-def test_a_bad_address_stops_ciweb_api_naming_the_option(
-    tmp_path: Path, value: str, message: str
-) -> None:
+def refused_start(tmp_path: Path, address: str) -> str:
+    """Start ciweb-api with *address*; assert it exits with status 2; return its output."""
     conf = write_conf(tmp_path)
     with conf.open("a") as file:
-        file.write(f"[process]\nprometheus_address = {value}\n")
+        file.write(f"[process]\nprometheus_address = {address}\n")
     with ciweb_api(conf) as server:
         assert server.proc is not None
         assert server.proc.wait(timeout=60) == 2
-    assert message in server.output
+    return server.output
+
+
+@pytest.mark.parametrize("address", ["localhost", "127.0.0.1:99999"])
+def test_a_bad_address_stops_ciweb_api_naming_the_option(tmp_path: Path, address: str) -> None:
+    assert "[process] prometheus_address" in refused_start(tmp_path, address)
 
 
 def test_a_taken_port_stops_ciweb_api_naming_the_option(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        conf = write_conf(tmp_path)
-        with conf.open("a") as file:
-            file.write(f"[process]\nprometheus_address = 127.0.0.1:{taken.getsockname()[1]}\n")
-        with ciweb_api(conf) as server:
-            assert server.proc is not None
-            assert server.proc.wait(timeout=60) == 2
-    assert "[process] prometheus_address: cannot listen on 127.0.0.1:" in server.output
+        output = refused_start(tmp_path, f"127.0.0.1:{taken.getsockname()[1]}")
+    assert "[process] prometheus_address: cannot listen on 127.0.0.1:" in output

@@ -81,7 +81,9 @@ def app(store: Store) -> Faults:
     return make_app(store)
 
 
-def token(subject: str = "zuul", expires_in: int = 600, **rights: Any) -> str:
+# Module-level tokens (REPORTER, test_admin's ADMIN) are minted when the suite is collected:
+# they must outlive a whole run on busy cores (one took 20 minutes), so they last a day.
+def token(subject: str = "zuul", expires_in: int = 86400, **rights: Any) -> str:
     rights = rights or {"report": ["t"]}
     return auth.mint_token(
         issuer=ISSUER, audience=AUDIENCE, subject=subject, key=SECRET, rights=rights,

@@ -4,7 +4,8 @@ Every filter is built from its own section of the shipped ini (paste.deploy.load
 a trivial JSON app, and timed against that bare app in the same run; the figures are
 microseconds added per request (best of 5 repeats).  The whole pipeline is timed on
 GET /api/info, and the cache filter's hit against its miss through an app that costs about
-200 µs.
+200 µs.  ``metrics`` is what ``[process] prometheus_address`` adds to every request of a
+worker (ciweb.process.metrics.RequestMetrics, in prometheus_client's multiprocess mode).
 
     .venv/bin/python bench/filters.py [--number 20000]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 import timeit
@@ -62,7 +64,9 @@ def _environ(path: str = "/api/info", **headers: str) -> dict[str, Any]:
     return environ
 
 
-def per_request_us(app: Any, environ: dict[str, Any], number: int) -> float:
+def per_request_us(
+    app: Any, environ: dict[str, Any], number: int, timer: Callable[[], float] = time.perf_counter
+) -> float:
     """Return the best time, in µs, of one request through *app* (body read and closed)."""
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -76,7 +80,7 @@ def per_request_us(app: Any, environ: dict[str, Any], number: int) -> float:
         if close is not None:
             close()
 
-    return min(timeit.repeat(once, number=number, repeat=5)) / number * 1e6
+    return min(timeit.repeat(once, number=number, repeat=5, timer=timer)) / number * 1e6
 
 
 def main() -> None:
@@ -98,7 +102,28 @@ def main() -> None:
         pipeline = load_app(str(ROOT / "etc/api-paste.ini"), "main", global_conf=global_conf)
         whole = per_request_us(pipeline, environ, args.number)
         print(f"{'whole pipeline /api/info':24s} {whole:7.2f} µs per request")
+        _metrics_cost(Path(tmp), pipeline, environ, args.number)
         _cache_ratio(Path(tmp), global_conf, args.number)
+
+
+def _metrics_cost(tmp: Path, pipeline: Any, environ: dict[str, Any], number: int) -> None:
+    # As in a worker: the directory is named before prometheus_client is first imported.
+    directory = tmp / "metrics"
+    directory.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    from ciweb.process.metrics import RequestMetrics, WorkerMetrics
+
+    metered = RequestMetrics(pipeline, WorkerMetrics())
+    per_request_us(metered, environ, 1)
+    if not any(directory.iterdir()):
+        raise SystemExit("prometheus_client is not in multiprocess mode (no files written)")
+    # Alternate rounds of CPU time: the machine may be shared, and the figures are compared.
+    plain, with_metrics = [], []
+    for _ in range(3):
+        plain.append(per_request_us(pipeline, environ, number, time.process_time))
+        with_metrics.append(per_request_us(metered, environ, number, time.process_time))
+    cost = min(with_metrics) - min(plain)
+    print(f"{'metrics':24s} {cost:+7.2f} µs   with/without = {min(with_metrics) / min(plain):.3f}")
 
 
 def _write_conf(tmp: Path) -> Path:

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,38 @@ def _monitor(conf: cfg.ConfigOpts, context: Any) -> MonitorServer | None:
     return MonitorServer(context, host=host, port=port)
 
 
+def _metrics_address(conf: cfg.ConfigOpts) -> tuple[str, int] | None:
+    from ciweb.process.monitor import parse_address
+
+    address = conf.process.prometheus_address
+    if not address:
+        return None
+    try:
+        return parse_address(address)
+    except ValueError as exc:
+        raise ConfigError(f"[process] prometheus_address: {exc}") from None
+
+
+def _subscribe_metrics(bus: Bus, address: tuple[str, int] | None, supervisor: Any) -> None:
+    """Serve the workers' metrics from the parent, or make sure no worker writes any."""
+    from ciweb.process.metrics import DIRECTORY_VARIABLE, MetricsExporter
+
+    if address is None:
+        os.environ.pop(DIRECTORY_VARIABLE, None)
+        return
+    # The workers inherit the parent's environment: they write where it reads.
+    directory = tempfile.mkdtemp(prefix="ciweb-prometheus-")
+    os.environ[DIRECTORY_VARIABLE] = directory
+    MetricsExporter(
+        bus,
+        host=address[0],
+        port=address[1],
+        directory=directory,
+        pids=lambda: {worker.pid for worker in supervisor.workers},
+        health=supervisor.health,
+    ).subscribe()
+
+
 def _registrations(
     zk_options: dict[str, Any],
     address: tuple[str, int],
@@ -202,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bus, settings, prepare=functools.partial(read_settings, args), listen=listen
         )
         monitor = _monitor(conf, supervisor)
+        metrics_address = _metrics_address(conf)
     except (ConfigError, cfg.Error) as exc:
         print(f"ciweb-api: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -212,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ciweb-api: error: {exc}", file=sys.stderr)
             return 1
     _subscribe_common(bus, conf, monitor)
+    _subscribe_metrics(bus, metrics_address, supervisor)
     supervisor.subscribe()
     if zk_options["hosts"]:
         ZooKeeperPlugin(
@@ -255,6 +290,7 @@ def worker_main(argv: Sequence[str]) -> int:
     :param argv: the arguments above.
     """
     _monkey_patch()
+    from ciweb.process.metrics import MetricsSampler, RequestMetrics, worker_metrics
     from ciweb.process.servers import RequestCounter, ServersPlugin
     from ciweb.process.worker import StatusReporter
     from ciweb.wsgi.server import Server
@@ -266,8 +302,10 @@ def worker_main(argv: Sequence[str]) -> int:
     try:
         conf = ciweb_conf.load(ns.conf_args, prog="ciweb-api")
         _configure_logging(conf)
+        metrics = worker_metrics()  # before the pipeline: its database pools are watched
         counter = RequestCounter(load_pipeline(conf))
-        server = Server.from_conf(counter, conf, sock=_inherited_socket(ns.listen_fd))
+        app = counter if metrics is None else RequestMetrics(counter, metrics)
+        server = Server.from_conf(app, conf, sock=_inherited_socket(ns.listen_fd))
         server.bind()
     except (ConfigError, cfg.Error) as exc:
         print(f"ciweb-api: error: worker: {exc}", file=sys.stderr)
@@ -295,6 +333,8 @@ def worker_main(argv: Sequence[str]) -> int:
     LogsPlugin(bus).subscribe()
     servers.subscribe()
     StatusReporter(bus, ns.status_fd, sample).subscribe()
+    if metrics is not None:
+        MetricsSampler(bus, metrics, server).subscribe()
     if _start(bus):
         return 1
     bus.block()

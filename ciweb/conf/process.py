@@ -74,6 +74,17 @@ OPTS: list[cfg.Opt] = [
         "127.0.0.1; port 0 picks a free port, which is logged. Unset: no monitor.",
     ),
     cfg.StrOpt(
+        "prometheus_address",
+        regex=r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]*):[0-9]{1,5}$",
+        help="HOST:PORT where the parent serves Prometheus metrics of all its workers "
+        "(requests by route and status, latency histograms, in flight, free green threads, "
+        "connections by state, console streams, database pool, cache results; see the "
+        "README), e.g. 127.0.0.1:9100. An empty host means 127.0.0.1; port 0 picks a free "
+        "port, which is logged. Unset: no metrics. Read at start only (a reload keeps it). "
+        "Only ciweb-api serves it: under another WSGI host or a paste server section there "
+        "is no metrics endpoint.",
+    ),
+    cfg.StrOpt(
         "log_config_file",
         help="A logging.config.fileConfig file configuring logging. Default: the paste "
         "configuration file when it has a [loggers] section (as pserve does), else a "

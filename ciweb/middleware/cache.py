@@ -59,13 +59,17 @@ from typing import TYPE_CHECKING, Any
 from ciweb.conf import ConfigError, paste_options
 from ciweb.conf import cache as cache_conf
 from ciweb.middleware.cache_policy import Policy, PolicyTable
+from ciweb.wsgi.router import ROUTE_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["Cache", "filter_factory"]
+__all__ = ["RESULT_KEY", "Cache", "filter_factory"]
 
 LOG = logging.getLogger(__name__)
+# What the in-process cache did for the request ("hit", "stale", "fill", "bypass",
+# "uncacheable"), for the metrics of an outer layer (ciweb.process.metrics).
+RESULT_KEY = "ciweb.cache"
 
 _Headers = list[tuple[str, str]]
 # RFC 9110 §15.4.5: the fields a 304 repeats from the 200 (Last-Modified only without ETag).
@@ -93,7 +97,9 @@ def etag_matches(header: str, etag: str) -> bool:
 class _Entry:
     """A complete response: what is sent, and what a cache lookup needs."""
 
-    __slots__ = ("body", "etag", "expires", "headers", "key", "modified", "stale_until", "status")
+    __slots__ = (
+        "body", "etag", "expires", "headers", "key", "modified", "route", "stale_until", "status"
+    )  # fmt: skip
 
     def __init__(self, status: str, headers: _Headers, body: bytes) -> None:
         self.status = status
@@ -104,6 +110,7 @@ class _Entry:
         self.expires = 0.0
         self.stale_until = 0.0
         self.key: tuple[Any, ...] = ()
+        self.route: str | None = None  # the router's ROUTE_KEY, given back on a hit
 
 
 class _Partial:
@@ -229,6 +236,7 @@ class Cache:
 
     def _run(self, environ: WSGIEnvironment, policy: Policy) -> _Entry | _Partial:
         """Call the application (HEAD as GET) and decorate a complete response."""
+        outer = environ
         if environ["REQUEST_METHOD"] == "HEAD":
             # RFC 9110 §9.3.2: HEAD gets the GET's header fields, validators included.
             environ = dict(environ, REQUEST_METHOD="GET")
@@ -259,7 +267,11 @@ class Cache:
         if not captured:
             raise RuntimeError("the application returned without calling start_response")
         status, headers = captured
-        return self._complete(status, headers, b"".join(chunks), policy)
+        entry = self._complete(status, headers, b"".join(chunks), policy)
+        route = environ.get(ROUTE_KEY)
+        if route is not None:
+            entry.route = outer[ROUTE_KEY] = route
+        return entry
 
     def _complete(self, status: str, headers: _Headers, body: bytes, policy: Policy) -> _Entry:
         headers = _decorate(status, headers, policy)
@@ -332,6 +344,9 @@ class Cache:
                 if entry is not None and now < entry.expires:
                     self._entries.move_to_end(key)
                     self._counts["hits"] += 1
+                    environ[RESULT_KEY] = "hit"
+                    if entry.route is not None:
+                        environ[ROUTE_KEY] = entry.route
                     return entry
                 fill = self._fills.get(key)
                 if fill is None:
@@ -340,6 +355,9 @@ class Cache:
                 if entry is not None and now < entry.stale_until:
                     # RFC 5861 §3: serve stale while another request revalidates.
                     self._counts["stale"] += 1
+                    environ[RESULT_KEY] = "stale"
+                    if entry.route is not None:
+                        environ[ROUTE_KEY] = entry.route
                     return entry
                 self._counts["waits"] += 1
                 self._waiting += 1
@@ -355,6 +373,7 @@ class Cache:
         if mine is None:
             # Timed out or could not settle: answer uncached rather than wait longer.
             self._counts["bypass"] += 1
+            environ[RESULT_KEY] = "bypass"
             return self._run(environ, policy)
         try:
             result = self._run(environ, policy)
@@ -376,10 +395,12 @@ class Cache:
         vary = _storable_vary(entry, self._max_entry_bytes)
         if vary is None or len(entry.body) > self._max_bytes:
             self._counts["uncacheable"] += 1
+            environ[RESULT_KEY] = "uncacheable"
             return
         now = self.clock()
         entry.expires = now + policy.ttl
         entry.stale_until = entry.expires + policy.stale
+        environ[RESULT_KEY] = "fill"
         with self._lock:
             self._counts["fills"] += 1
             if len(self._vary) >= 4 * self._max_entries:

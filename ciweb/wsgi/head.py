@@ -53,16 +53,16 @@ _DIGITS = re.compile(r"[0-9]+")
 # No body is 10**18 bytes; refusing longer lengths also keeps int() away from thousands of
 # digits, which it refuses (CVE-2020-10735's limit).
 _MAX_LENGTH_DIGITS = 18
-# RFC 9112 §7.1: chunk-size = 1*HEXDIG, then chunk extensions (ignored, but well-formed).
+# RFC 9110 §5.6.4: quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE.
+_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+# RFC 9112 §7.1: chunk-size = 1*HEXDIG, then chunk extensions (ignored, but well-formed):
+# chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), then CRLF
+# directly: no whitespace after the size or the last extension.
 _CHUNK_SIZE = re.compile(
     rb"([0-9A-Fa-f]{1,16})"
-    rb"((?:[ \t]*;[ \t]*["
-    + _TCHAR
-    + rb"]+(?:[ \t]*=[ \t]*(?:["
-    + _TCHAR
-    + rb"]+|\"[^\"\r\n]*\"))?)*)"
-    rb"[ \t]*\r\n"
-)
+    rb"(?:[ \t]*;[ \t]*[" + _TCHAR + rb"]+(?:[ \t]*=[ \t]*(?:[" + _TCHAR + rb"]+|" + _QUOTED
+    + rb"))?)*\r\n"
+)  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The start of a request line, perhaps cut short: a method, then the target's visible part.
 _LINE_START = re.compile(rb"[" + _TCHAR + rb"]+ ([\x21-\x7e]+)")

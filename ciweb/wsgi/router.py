@@ -1,8 +1,9 @@
 """URL routing over ``routes.Mapper`` and the controller base that answers in JSON.
 
 A route names a :class:`Controller` instance and an ``action`` (a method name); the
-:class:`Router` matches, stores the result in ``wsgiorg.routing_args`` and calls the
-controller, which calls ``action(req, **urlvars)`` and serialises what it returns.
+:class:`Router` matches, stores the result in ``wsgiorg.routing_args`` (and the route's
+template in ``ciweb.route``) and calls the controller, which calls
+``action(req, **urlvars)`` and serialises what it returns.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from ciweb.wsgi.request import Request
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["JSON_CONTENT_TYPE", "Controller", "Router", "json_body"]
+__all__ = ["JSON_CONTENT_TYPE", "ROUTE_KEY", "Controller", "Router", "json_body"]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+# Environ key of the matched route's template, e.g. "/api/tenant/{tenant}/builds": a label
+# of bounded cardinality for metrics (ciweb.process.metrics).
+ROUTE_KEY = "ciweb.route"
 
 # Methods tried on a path that matched no route, to tell 404 from 405 (RFC 9110 §15.5.6).
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -71,9 +75,9 @@ class Router:
         self.mapper = mapper
         mapper.create_regs()
 
-    def _match(self, path: str, method: str) -> dict[str, Any] | None:
+    def _match(self, path: str, method: str) -> tuple[dict[str, Any], Any] | None:
         match = self.mapper.routematch(path, {"REQUEST_METHOD": method})
-        return match[0] if match else None
+        return match if match else None
 
     def _allowed(self, path: str) -> list[str]:
         allowed = [m for m in _METHODS if self._match(path, m) is not None]
@@ -105,8 +109,10 @@ class Router:
             else:
                 error = webob.exc.HTTPNotFound(detail=f"no resource at {path}")
             raise error
-        app = match.pop("controller")
-        environ["wsgiorg.routing_args"] = ((), match)
+        urlvars, route = match
+        app = urlvars.pop("controller")
+        environ["wsgiorg.routing_args"] = ((), urlvars)
+        environ[ROUTE_KEY] = route.routepath
         return app(environ, start_response)
 
 

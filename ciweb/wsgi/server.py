@@ -36,6 +36,7 @@ from ciweb.wsgi.connections import (
     STATE_NEW,
     STATE_REQUEST,
     STATE_UPGRADED,
+    STATES,
     Connection,
     ConnectionTable,
     ParkedHeads,
@@ -456,6 +457,16 @@ class Server:
     def connections(self) -> int:
         """Return the number of open client connections."""
         return len(self._table)
+
+    def connection_states(self) -> dict[str, int]:
+        """Return the number of open client connections in each state.
+
+        States (see :mod:`ciweb.wsgi.connections`): ``new`` (accepted, not started yet),
+        ``head`` (reading a request head), ``request`` (a request in progress), ``idle``
+        (keep-alive, between requests), ``upgraded`` (taken over: websockets), ``closing``
+        (writing its last bytes).
+        """
+        return {state: self._table.count(state) for state in STATES}
 
 
 def _close_parked(sock: socket.socket, answer: bytes) -> None:

@@ -69,6 +69,8 @@ class AdminController(WriteController):
         validate.check_keys(body, ENQUEUE_FIELDS)
         if body.get("parameters") is not None:
             ref = body.get("ref") or ""
+            if not isinstance(ref, str):
+                raise ValidationError("ref", "must be a string")
             # Zuul: parameters only for a branch or tag ref.
             if not isinstance(body["parameters"], dict):
                 raise ValidationError("parameters", "must be an object")

@@ -108,13 +108,38 @@ def decode_json(data: bytes, field: str = "body") -> Any:
     try:
         # RFC 8259 §8.1: JSON exchanged between systems is UTF-8.
         text = data.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise ValidationError(field, "is not UTF-8") from None
     except RecursionError:
         raise ValidationError(field, "is nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ValidationError(field, f"invalid JSON: {exc}") from None
+    if "\\u" in text:
+        _check_surrogates(value, field)
+    return value
+
+
+# A UTF-16 surrogate left alone after decoding: json pairs the valid ones into one character.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_surrogates(value: Any, field: str = "body") -> None:
+    """Refuse a string with an unpaired surrogate escape, which no UTF-8 text can hold.
+
+    RFC 8259 §8.2: such a string's behaviour is unpredictable; here it would fail later,
+    when encoded for the database, as a 500.  *field* is the top-level key it is under.
+    """
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise ValidationError(field, "has an unpaired UTF-16 surrogate (RFC 8259 §8.2)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_surrogates(key, field)  # never named: the answer could not hold it
+            _check_surrogates(item, key if field == "body" else field)
+    elif isinstance(value, list):
+        for item in value:
+            _check_surrogates(item, field)
 
 
 def parse_object(req: Request) -> dict[str, Any]:

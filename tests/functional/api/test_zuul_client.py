@@ -20,14 +20,13 @@ import pytest
 from sqlalchemy import text
 
 from tests.functional.ciweb_process import BIN, LISTENING, ROOT, ServerProcess, ciweb_api
+from tests.services import missing
 
 URL_VARIABLE = "CIWEB_TEST_DATABASE_URL"
 TENANT = "example-tenant"
 PROJECT = "example/project1"
 SECRET = "0123456789abcdef0123456789abcdef"
 ZUUL_CLIENT = BIN / "zuul-client"
-
-pytestmark = pytest.mark.skipif(not ZUUL_CLIENT.exists(), reason="pip install zuul-client")
 
 
 @dataclass
@@ -97,6 +96,8 @@ def connection(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, connection: str) -> Iterator[Deployment]:
+    if not ZUUL_CLIENT.exists():
+        missing(f"{ZUUL_CLIENT} is missing", "pip install -e '.[test]' (zuul-client)")
     directory = tmp_path_factory.mktemp("ciweb")
     conf = write_conf(directory, ROOT / "etc" / "api-paste.ini", connection)
     manage(conf, "db", "upgrade")
@@ -170,7 +171,7 @@ def test_build_info_shows_one_build(deployment: Deployment) -> None:
 
 def test_encrypt_uses_the_projects_public_key(deployment: Deployment) -> None:
     if shutil.which("openssl") is None:
-        pytest.skip("zuul-client encrypt runs the openssl command")
+        missing("zuul-client encrypt runs the openssl command", "apt-get install -y openssl")
     done = zuul_client(deployment, "encrypt", "--project", PROJECT, "--secret-name", "s",
                        "--field-name", "password", stdin="hunter2")  # fmt: skip
     assert done.returncode == 0, done.stderr

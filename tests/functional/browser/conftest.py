@@ -20,8 +20,7 @@ import pytest
 
 from tests.functional.ciweb_process import LISTENING, ciweb_api
 from tests.functional.console import stack
-
-playwright_api = pytest.importorskip("playwright.sync_api")
+from tests.services import missing
 
 CHROMIUM = os.environ.get("CIWEB_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,8 +61,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Start ciweb-api once for the browser suite, with demo data and a running build."""
     from ciweb.ci import admin, demo, history, reporting
 
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     static = stack.installed_dashboard()
     tmp = tmp_path_factory.mktemp("browser")
     conf = stack.ciweb_conf(tmp, stack.paste_ini(tmp, static, "poll_interval = 0.1"))
@@ -95,7 +92,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Launch one headless Chromium for the suite."""
-    with playwright_api.sync_playwright() as pw:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        missing(f"Playwright cannot be imported ({exc})", "pip install -e '.[test]'")
+    if not os.path.exists(CHROMIUM):
+        missing(f"{CHROMIUM} is missing", "apt-get install -y chromium (tools/install-system-deps)")
+    with sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield launched

@@ -47,6 +47,6 @@ def test_ciweb_api_registers_and_unregisters_on_sigterm(
 
     server.signal(signal.SIGTERM)
     began = time.monotonic()
-    wait_for(lambda: zk_client.exists(node) is None, "the node's removal", deadline=1.0)
-    assert time.monotonic() - began < 1.0
+    wait_for(lambda: zk_client.exists(node) is None, "the node's removal", deadline=3.0)
+    assert time.monotonic() - began < 3.0
     assert server.proc.wait(timeout=20) == 0  # type: ignore[union-attr]

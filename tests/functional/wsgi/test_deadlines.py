@@ -12,6 +12,9 @@ from tests.functional.apps import ServerProcess
 from tests.functional.wsgi.client import Connection, get
 
 HEAD_TIMEOUT = 0.5
+# Room for a server process that two busy cores (pytest -n auto) schedule late; still far
+# below what the tests would take without the deadline (the slowloris client sends for 13 s).
+LATE = 4.0
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,15 @@ def closed_after(conn: Connection) -> tuple[bytes, float]:
     return data, time.monotonic() - started
 
 
+def assert_timed_out(conn: Connection) -> None:
+    """Assert the README's promise: a 408 with its reason, then the connection closes."""
+    response = conn.read_response()
+    assert response.status_line == "HTTP/1.1 408 Request Timeout"
+    assert response.body == b"request head not received in time\n"
+    assert response.header("Connection") == "close"
+    conn.assert_closed()
+
+
 def test_a_slowloris_client_is_cut_at_the_head_deadline(quick: ServerProcess) -> None:
     head = b"GET / HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: " + b"s" * 100
     with Connection(quick.port) as conn:
@@ -49,17 +61,17 @@ def test_a_slowloris_client_is_cut_at_the_head_deadline(quick: ServerProcess) ->
                 conn.send(bytes([byte]))
             except OSError:
                 break
-        data = conn.read_all()
+        assert_timed_out(conn)
         elapsed = time.monotonic() - started
-    assert data == b"" or data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
-    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + 1.5
+    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + LATE
 
 
 def test_a_silent_client_is_closed_at_the_head_deadline(quick: ServerProcess) -> None:
     with Connection(quick.port) as conn:
-        data, elapsed = closed_after(conn)
-    assert data == b"" or data.startswith(b"HTTP/1.1 408 ")
-    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + 1.5
+        started = time.monotonic()
+        assert_timed_out(conn)
+        elapsed = time.monotonic() - started
+    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + LATE
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(
@@ -69,8 +81,9 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(
         conn.send(get())
         assert conn.read_response().status == 200
         data, elapsed = closed_after(conn)
+    # RFC 9112 §9.3: an idle connection between requests is closed without an answer.
     assert data == b""
-    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + 1.5
+    assert HEAD_TIMEOUT * 0.8 <= elapsed < HEAD_TIMEOUT + LATE
 
 
 def test_idle_keep_alive_connections_make_room_in_a_full_pool(small_pool: ServerProcess) -> None:
@@ -84,7 +97,7 @@ def test_idle_keep_alive_connections_make_room_in_a_full_pool(small_pool: Server
             third.send(get())
             assert third.read_response().body == b"hello"
         # Far below the 30 s keep-alive timeout: the idle ones were closed to make room.
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < LATE
     finally:
         for conn in idle:
             conn.close()

@@ -51,7 +51,8 @@ def test_idle_keep_alive_connections_are_closed_at_once() -> None:
             started = time.monotonic()
             proc.terminate()
             assert idle.read_all() == b""
-            assert time.monotonic() - started < 2.0
+            # Far below the 30 s keep-alive timeout, with room for two busy cores.
+            assert time.monotonic() - started < 5.0
         assert proc.wait(5) == 0
 
 
@@ -63,5 +64,5 @@ def test_requests_still_running_after_the_graceful_timeout_are_cut() -> None:
             rest = conn.read_all()
             elapsed = time.monotonic() - started
         assert b"slow-last" not in rest
-        assert 0.4 <= elapsed < 3.0
+        assert 0.4 <= elapsed < 5.0  # far below the 30 s the request would take
         assert proc.wait(5) == 0

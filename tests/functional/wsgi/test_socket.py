@@ -7,10 +7,9 @@ import shutil
 import socket
 import subprocess
 
-import pytest
-
 from tests.functional.apps import ServerProcess
 from tests.functional.wsgi.client import request
+from tests.services import missing
 
 
 def test_port_0_reports_the_real_port(server: ServerProcess) -> None:
@@ -29,8 +28,9 @@ def ipv6_loopback() -> bool:
     return True
 
 
-@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
 def test_a_server_binds_the_ipv6_loopback() -> None:
+    if not ipv6_loopback():
+        missing("this machine has no IPv6 loopback", "enable IPv6 on lo (::1)")
     with ServerProcess(host="::1") as proc:
         assert proc.host == "::1"
         response, conn = request(proc.port, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", host="::1")
@@ -58,8 +58,9 @@ def test_accepted_connections_have_nagle_off(server: ServerProcess) -> None:
     assert json.loads(response.body)["TCP_NODELAY"] != 0
 
 
-@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
 def test_the_backlog_is_passed_to_listen() -> None:
+    if shutil.which("ss") is None:
+        missing("the ss command is missing", "apt-get install -y iproute2")
     with ServerProcess(backlog=37) as proc:
         out = subprocess.run(
             ["ss", "-ltnH", f"sport = :{proc.port}"], capture_output=True, text=True, check=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import ssl
 import time
 from collections.abc import Iterator
@@ -99,9 +100,11 @@ def test_a_stalled_handshake_is_closed_at_the_deadline_without_blocking_others(
         started = time.monotonic()
         # Meanwhile another client completes a handshake and a request at once.
         assert b"/echo" in tls_get(tls_server.port, client_context(ca))
-        assert time.monotonic() - started < HEAD_TIMEOUT
+        # ...while the stalled one is still open: its green thread blocked nobody.
+        assert select.select([stalled.sock], [], [], 0)[0] == []
         assert stalled.read_all() == b""
-        assert HEAD_TIMEOUT * 0.8 <= time.monotonic() - started < HEAD_TIMEOUT + 1.5
+        # The deadline, with room for a server that two busy cores schedule late.
+        assert HEAD_TIMEOUT * 0.8 <= time.monotonic() - started < HEAD_TIMEOUT + 4.0
 
 
 def test_make_ssl_context_errors_name_the_ssl_option(pems: dict[str, str], tmp_path: Path) -> None:

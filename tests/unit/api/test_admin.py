@@ -53,6 +53,9 @@ def test_enqueue_ref_takes_parameters_only_for_branches_and_tags(app: Faults) ->
     bad = {**with_params, "ref": "refs/changes/01/1/1"}
     response = call(app, "POST", path, bad, bearer=ADMIN)
     assert response.status_code == 400 and response.json["field"] == "parameters"
+    # Found by Schemathesis: a ref that is not a string was a 500.
+    response = call(app, "POST", path, {**with_params, "ref": -3128}, bearer=ADMIN)
+    assert response.status_code == 400 and response.json["field"] == "ref"
 
 
 def test_dequeue_and_promote_answer_true(app: Faults, store: Store) -> None:

@@ -45,7 +45,12 @@ def test_authorize_read_delegates_to_the_auth_object(store: Store) -> None:
 
 
 def test_the_dashboard_keys_of_auth_capabilities_are_always_present() -> None:
-    assert {"realms", "default_realm", "read_protected"} <= set(default_auth_capabilities())
+    assert default_auth_capabilities() == {
+        "realms": {},
+        "default_realm": None,
+        "read_protected": False,
+        "auth_log_file_requests": False,
+    }
 
 
 def test_the_context_is_frozen(store: Store) -> None:

@@ -86,9 +86,9 @@ def app(store: Store) -> Faults:
     return make_app(store)
 
 
+# Module-level tokens (REPORTER, test_admin's ADMIN) are minted when the suite is collected:
+# they must outlive a whole run on busy cores (one took 20 minutes), so they last a day.
 def token(subject: str = "zuul", expires_in: int = 86400, **rights: Any) -> str:
-    # Module-level tokens are minted at import: on a busy machine the suite can run
-    # longer than ten minutes, so they live for a day.
     rights = rights or {"report": ["t"]}
     return auth.mint_token(
         issuer=ISSUER, audience=AUDIENCE, subject=subject, key=SECRET, rights=rights,
@@ -353,6 +353,10 @@ def test_an_invalid_update_is_400_naming_the_field_and_writes_nothing(
         (b'{"uuid": "a", "uuid": "b"}', "uuid"),
         (b'{"count": NaN}', "body"),
         (b'{"text": "\xff"}', "body"),
+        # RFC 8259 §8.2: an unpaired surrogate escape (a pair is one character, accepted).
+        (b'{"uuid": "\\ud800"}', "uuid"),
+        (b'{"refs": [{"project": "a\\udfffb"}]}', "refs"),
+        (b'{"\\ud800": 1}', "body"),
         (b"[" * 100000 + b"]" * 100000, "body"),
     ],
 )

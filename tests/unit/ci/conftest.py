@@ -25,6 +25,16 @@ def _empty(store: Store) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
+def only_on(store: Store, *, sqlite: bool) -> None:
+    """Skip a test of one database kind when CIWEB_TEST_DATABASE_URL names the other one.
+
+    Such a test asks for that kind with ``parametrize("database_url", [...], indirect=True)``;
+    only a developer's explicit choice of database can bring it the other kind.
+    """
+    if store.is_sqlite != sqlite:
+        pytest.skip(f"{URL_VARIABLE} names a database of another kind")
+
+
 @pytest.fixture
 def bare_store(database_url: str) -> Iterator[Store]:
     """A store on an empty database, not migrated: SQLite, then PostgreSQL (tests/conftest.py),

@@ -48,7 +48,8 @@ def get(app: Any, ae: str | None = "gzip", method: str = "GET", **headers: str) 
 def test_gzip_is_applied_when_accepted_and_body_decodes_to_the_original() -> None:
     resp = get(Compress(make_app(), encodings=["gzip"]))
     assert resp.headers["Content-Encoding"] == "gzip"
-    assert "Content-Length" not in resp.headers or int(resp.headers["Content-Length"]) < len(BODY)
+    # Streamed: the compressed length is not known when the head is sent.
+    assert "Content-Length" not in resp.headers
     assert gzip.decompress(resp.body) == BODY
     assert resp.headers["Vary"] == "Accept-Encoding"
 

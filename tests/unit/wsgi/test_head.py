@@ -214,8 +214,9 @@ def test_faulty_transfer_encodings_are_refused(
         (b"1a\r\n", 26),
         (b"FF\r\n", 255),
         (b"5;name=value\r\n", 5),
-        (b'5 ; a="q s" ;b\r\n', 5),
-        (b"5 \r\n", 5),  # BWS before an (absent) extension
+        (b'5 ; a="q s" ;b\r\n', 5),  # BWS around the semicolon and the equals sign
+        (b'5;a="q\\"s"\r\n', 5),  # a quoted-pair
+        (b"ffffffffffffffff\r\n", 2**64 - 1),
     ],
 )
 def test_hex_chunk_sizes_parse(line: bytes, size: int) -> None:
@@ -235,6 +236,13 @@ def test_hex_chunk_sizes_parse(line: bytes, size: int) -> None:
         b"5;\r\n",
         b"5\x00\r\n",
         b"1" * 17 + b"\r\n",
+        # RFC 9112 §7.1: whitespace only before an extension's semicolon, never before CRLF.
+        b"5 \r\n",
+        b"5\t\r\n",
+        b"5;a=b \r\n",
+        # RFC 9110 §5.6.4: no control character in a quoted string, nothing after it.
+        b'5;a="b\x01"\r\n',
+        b'5;a="b"c\r\n',
     ],
 )
 def test_other_chunk_size_lines_are_malformed(line: bytes) -> None:

@@ -47,5 +47,6 @@ def test_tenant_info_of_an_unknown_tenant_is_200_as_in_zuul(app: Faults) -> None
 
 def test_the_api_root_is_a_map_of_route_templates(app: Faults) -> None:
     body = get(app, "/api").json
-    assert all(isinstance(v, str) and v.startswith("/api") for v in body.values())
     assert body["tenant_info"] == "/api/tenant/{tenant}/info"
+    assert len(body) > 20
+    assert [k for k, v in body.items() if not v.startswith("/api/")] == []

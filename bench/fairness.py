@@ -36,6 +36,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import BUILDS_PAGE, ROOT, Ciweb, load_client, prepare_database
@@ -174,17 +175,31 @@ def concurrency(server: Ciweb, duration: float, load: object) -> dict[str, float
 
 
 def _servers(
-    tmp: Path, url: str, args: argparse.Namespace, stack: ExitStack
+    tmp: Path, urls: dict[str, str], args: argparse.Namespace, stack: ExitStack
 ) -> dict[str, Ciweb]:
     database = f"pool_size = {args.pool_size}\n" if args.pool_size else ""
-    servers = {"ciweb": Ciweb(tmp, url, database=database)}
+    servers = {"ciweb": Ciweb(tmp, urls["ciweb"], database=database)}
     baseline = args.baseline_source
     if baseline:
-        servers["baseline"] = Ciweb(tmp, url, source=baseline.resolve())
+        servers["baseline"] = Ciweb(tmp, urls["baseline"], source=baseline.resolve())
     for server in servers.values():
         stack.callback(server.stop)
         server.start()
     return servers
+
+
+def _databases(
+    tmp: Path, pg: Any, args: argparse.Namespace, *, sqlite: bool, prefix: str = "fair"
+) -> dict[str, str]:
+    """Return the database URL of each server: ciweb's, and the baseline's own (made by its
+    own code, whose schema may be older)."""
+    urls = {"ciweb": prepare_database(tmp, "" if sqlite else pg.create_database(prefix))}
+    if args.baseline_source:
+        connection = "" if sqlite else pg.create_database(f"{prefix}_base")
+        urls["baseline"] = prepare_database(
+            tmp, connection, source=args.baseline_source.resolve()
+        )
+    return urls
 
 
 def main() -> int:
@@ -206,11 +221,10 @@ def main() -> int:
     print(f"client: {client}; one worker; the machine's other load counts: compare servers")
     with tempfile.TemporaryDirectory(prefix="ciweb-fair-") as tmp, ExitStack() as stack:
         pg = stack.enter_context(PostgresServer())
-        connection = "" if args.database == "sqlite" else pg.create_database("fair")
-        url = prepare_database(Path(tmp), connection)
+        urls = _databases(Path(tmp), pg, args, sqlite=args.database == "sqlite")
         print(f"\n1. /healthcheck every 10 ms while 50 connections load the builds page "
               f"({args.database})")  # fmt: skip
-        for name, server in _servers(Path(tmp), url, args, stack).items():
+        for name, server in _servers(Path(tmp), urls, args, stack).items():
             r = health_under_load(server, args.duration, load)
             print(f"  {name:9s} builds {r['builds_rps']:7.0f} req/s   health n={r['health_n']} "
                   f"p50 {r['health_p50']:6.1f} ms  p99 {r['health_p99']:7.1f} ms  "
@@ -221,11 +235,13 @@ def main() -> int:
         proxy = DelayProxy(("127.0.0.1", pg.port), args.delay_ms / 1000)
         proxy.start()
         stack.callback(proxy.close)
-        far = prepare_database(Path(tmp), pg.create_database("far"))
-        far = far.replace(f":{pg.port}/", f":{proxy.port}/")
-        print(f"\n2. builds page, PostgreSQL {args.delay_ms:g} ms away: 1 client, then 8")
         sub = Path(tmp) / "far"
         sub.mkdir()
+        far = {
+            name: url.replace(f":{pg.port}/", f":{proxy.port}/")
+            for name, url in _databases(sub, pg, args, sqlite=False, prefix="far").items()
+        }
+        print(f"\n2. builds page, PostgreSQL {args.delay_ms:g} ms away: 1 client, then 8")
         for name, server in _servers(sub, far, args, stack).items():
             r = concurrency(server, args.duration, load)
             print(f"  {name:9s} 1 client {r['rps_1']:6.1f} req/s   8 clients {r['rps_8']:6.1f} "

@@ -80,19 +80,24 @@ def bare_eventlet(body: bytes, content_type: str) -> Iterator[str]:
         os.unlink(out.name)
 
 
-def prepare_database(tmp: Path, connection: str) -> str:
-    """Migrate the database at *connection* (empty: SQLite in *tmp*), load the demo tenant.
+def prepare_database(tmp: Path, connection: str, *, source: Path | None = None) -> str:
+    """Migrate the database at *connection* (empty: SQLite in *tmp*), load the demo tenant,
+    with the code of *source* (default: this checkout), whose schema may be older.
 
     :return: the connection URL to put in ciweb.conf.
     """
-    url = connection or f"sqlite:///{tmp / 'ciweb.sqlite'}"
-    conf = tmp / "db.conf"
+    name = "baseline" if source else "ciweb"
+    url = connection or f"sqlite:///{tmp / f'{name}.sqlite'}"
+    conf = tmp / f"{name}-db.conf"
     conf.write_text(f"[database]\nconnection = {url}\n")
+    env = {**os.environ, "PYTHONPATH": str(source or ROOT)}
     for command in (["db", "upgrade"], ["demo"]):
         subprocess.run(
-            [str(BIN / "ciweb-manage"), "--config-file", str(conf), *command],
+            [sys.executable, "-m", "ciweb.cmd.manage", "--config-file", str(conf), *command],
             check=True,
             capture_output=True,
+            cwd=source or ROOT,
+            env=env,
         )
     return url
 
@@ -276,7 +281,11 @@ def main() -> int:
         ciweb.start()
         baseline = None
         if args.baseline_source:
-            baseline = Ciweb(Path(tmp), url, source=args.baseline_source.resolve())
+            # Its own database, made by its own code: its schema may be older than ours.
+            source = args.baseline_source.resolve()
+            base_connection = pg.create_database("ciweb_load_base") if connection else ""
+            base_url = prepare_database(Path(tmp), base_connection, source=source)
+            baseline = Ciweb(Path(tmp), base_url, source=source)
             stack.callback(baseline.stop)
             baseline.start()
         for name in names:

@@ -87,6 +87,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float, loop: EventLoop) -> N
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         if isinstance(dbapi_connection, OffloadingConnection):
             dbapi_connection.offload = loop.run_blocking
+            dbapi_connection.active = loop.active
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that a
         # write transaction can take the write lock up front (below).
         dbapi_connection.isolation_level = None
@@ -117,7 +118,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float, loop: EventLoop) -> N
                 cursor.close()
             return
         # An immediate BEGIN waits up to busy_timeout for another writer: off the event loop.
-        set_offloading(dbapi_connection, True)
+        set_offloading(dbapi_connection, True, inline_first=False)
         try:
             conn.exec_driver_sql(f"BEGIN {mode}")
         finally:

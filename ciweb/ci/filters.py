@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.engine import Connection
@@ -55,6 +55,12 @@ BUILD_TIMES_PARAMS = _PAGE_PARAMS | frozenset(
     {"project", "pipeline", "branch", "ref", "job_name", "final", "start_time", "end_time"}
 )
 BADGE_PARAMS = frozenset({"project", "pipeline", "branch"})
+
+# What a pattern filter on job names resolved to (see :func:`job_name_choice`), how many parents a
+# ref or buildset filter matched (see :func:`build_where`), and all of a query's such choices.
+JobNames = tuple[str, ...] | Literal["like"] | None
+Fanout = Literal["none", "few", "many"] | None
+Choices = tuple[Any, ...]
 
 _LIST_PARAMS = ("project", "pipeline", "branch", "patchset", "ref", "newrev", "uuid")
 _LIST_PARAMS_2 = ("job_name", "queue_item_uuid", "nodeset", "result", "exclude_result")
@@ -188,7 +194,7 @@ def _result_conditions(column: Any, f: HistoryFilter) -> list[ColumnElement[bool
 
 def build_conditions(f: HistoryFilter) -> list[ColumnElement[bool]]:
     """Return the WHERE conditions of a builds query on :class:`Build`'s own columns, but the
-    job name (see :func:`job_names`); the tenant, ref and buildset conditions come from
+    job name (see :func:`job_name_choice`); the tenant, ref and buildset conditions come from
     :func:`build_where`."""
     return _keep(*_build_own_exact(f)) + _build_flags(f)
 
@@ -211,8 +217,8 @@ def _build_flags(f: HistoryFilter) -> list[ColumnElement[bool]]:
     return out
 
 
-def job_names(session: Connection, f: HistoryFilter, tenant_id: int) -> ColumnElement[bool] | None:
-    """Return ``job_name IN (...)`` for the job_name filter, wildcards resolved first.
+def job_name_choice(session: Connection, f: HistoryFilter, tenant_id: int) -> JobNames:
+    """Return the job names a job_name filter with wildcards matches, for ``job_name IN (...)``.
 
     A ``LIKE`` cannot use an index, so a rare pattern would walk every build of the tenant.
     Instead the tenant's distinct job names are read by a loose index scan of
@@ -224,9 +230,11 @@ def job_names(session: Connection, f: HistoryFilter, tenant_id: int) -> ColumnEl
     :param session: the read session (reads the matching names).
     :param f: the filter.
     :param tenant_id: the tenant's id.
+    :return: None when no value has a wildcard (the names are the values), ``"like"`` when
+        more than :data:`MAX_JOB_NAMES` match, else the matching names.
     """
     if not any("*" in v for v in f.job_name):
-        return exact(_B.job_name, f.job_name)
+        return None
     first = select(func.min(_B.job_name)).where(_B.tenant_id == tenant_id)
     names = first.cte("job_names", recursive=True)
     following = (
@@ -237,9 +245,15 @@ def job_names(session: Connection, f: HistoryFilter, tenant_id: int) -> ColumnEl
     names = names.union_all(select(following).where(names.c[0].is_not(None)))
     stmt = select(names.c[0]).where(*_keep(fuzzy(names.c[0], f.job_name)))
     found = tuple(session.scalars(stmt.limit(MAX_JOB_NAMES + 1)))
-    if len(found) > MAX_JOB_NAMES:
+    return "like" if len(found) > MAX_JOB_NAMES else found
+
+
+def _job_name_condition(f: HistoryFilter, names: JobNames) -> ColumnElement[bool] | None:
+    if names is None:
+        return exact(_B.job_name, f.job_name)
+    if names == "like":
         return fuzzy(_B.job_name, f.job_name)
-    return exact(_B.job_name, found) if found else false()
+    return exact(_B.job_name, names) if names else false()
 
 
 def buildset_own_conditions(f: HistoryFilter) -> list[ColumnElement[bool]]:
@@ -250,13 +264,45 @@ def buildset_own_conditions(f: HistoryFilter) -> list[ColumnElement[bool]]:
     )
 
 
-def _few(session: Connection, ids: Select[Any], fanout: int) -> tuple[bool, bool]:
-    """Return (none match, at most *fanout* match) for the id query *ids*."""
-    found = session.scalar(select(func.count()).select_from(ids.limit(fanout + 1).subquery()))
-    return not found, (found or 0) <= fanout
+def _fanout(session: Connection, ids: Select[Any] | None) -> Fanout:
+    """Return how many rows the id query *ids* matches: "none", "few" (at most
+    :data:`PARENT_FANOUT`) or "many"; None when there is no such query."""
+    if ids is None:
+        return None
+    found = session.scalar(
+        select(func.count()).select_from(ids.limit(PARENT_FANOUT + 1).subquery())
+    )
+    return "none" if not found else "few" if found <= PARENT_FANOUT else "many"
+
+
+def build_choices(session: Connection, f: HistoryFilter, tenant_id: int) -> Choices:
+    """Return what :func:`build_where` reads from the database before it builds the
+    conditions: the job names a pattern matches, and how many refs and buildsets the ref and
+    buildset filters match (see :func:`build_where`).
+
+    The conditions are a function of the filter, the tenant and these choices alone, so that
+    together they key a statement compiled once (:class:`ciweb.ci.store.CompiledCache`).
+
+    :param session: the read session.
+    :param f: the filter.
+    :param tenant_id: the tenant's id.
+    """
+    return (
+        job_name_choice(session, f, tenant_id),
+        _fanout(session, _ref_ids(f, tenant_id)),
+        _fanout(session, _buildset_ids(f, tenant_id)),
+    )
 
 
 def build_where(session: Connection, f: HistoryFilter, tenant_id: int) -> list[ColumnElement[bool]]:
+    """Return the WHERE conditions of a builds query (see :func:`build_where_for`), reading
+    their :func:`build_choices` in *session*."""
+    return build_where_for(f, tenant_id, build_choices(session, f, tenant_id))
+
+
+def build_where_for(
+    f: HistoryFilter, tenant_id: int, choices: Choices
+) -> list[ColumnElement[bool]]:
     """Return the WHERE conditions of a builds query on the ``builds`` table alone.
 
     Ref and buildset filters become conditions on ``ref_id`` and ``buildset_id``, so no join
@@ -268,22 +314,25 @@ def build_where(session: Connection, f: HistoryFilter, tenant_id: int) -> list[C
     is walked newest first with a correlated ``EXISTS`` per build (no list of every matching
     ref is built) and stops after n matches.
 
-    :param session: the read session (counts the matching refs or buildsets).
     :param f: the filter.
     :param tenant_id: the tenant's id.
+    :param choices: :func:`build_choices` of the same filter and tenant.
     """
-    out = _keep(job_names(session, f, tenant_id), *build_conditions(f))
+    names, *fanouts = choices
+    out = _keep(_job_name_condition(f, names), *build_conditions(f))
     walk_tenant = True
-    for column, parent, parent_ids in (
-        (_B.ref_id, _R.id, _ref_ids(f, tenant_id)),
-        (_B.buildset_id, _S.id, _buildset_ids(f, tenant_id)),
+    for column, parent, parent_ids, fanout in zip(
+        (_B.ref_id, _B.buildset_id),
+        (_R.id, _S.id),
+        (_ref_ids(f, tenant_id), _buildset_ids(f, tenant_id)),
+        fanouts,
+        strict=True,
     ):
         if parent_ids is None:
             continue
-        empty, few = _few(session, parent_ids, PARENT_FANOUT)
-        if empty:
+        if fanout == "none":
             return [false()]
-        if few:
+        if fanout == "few":
             out.append(column.in_(parent_ids))
             walk_tenant = False
         else:
@@ -316,8 +365,22 @@ def _buildset_tenant(f: HistoryFilter, tenant_id: int) -> ColumnElement[bool]:
     return _S.tenant_id == tenant_id
 
 
+def buildset_choices(session: Connection, f: HistoryFilter, tenant_id: int) -> Choices:
+    """Return what :func:`buildset_where` reads from the database: how many refs the ref
+    filters match (see :func:`build_choices`)."""
+    return (_fanout(session, _ref_ids(f, tenant_id)),)
+
+
 def buildset_where(
     session: Connection, f: HistoryFilter, tenant_id: int
+) -> list[ColumnElement[bool]]:
+    """Return the WHERE conditions of a buildsets query (see :func:`buildset_where_for`),
+    reading their :func:`buildset_choices` in *session*."""
+    return buildset_where_for(f, tenant_id, buildset_choices(session, f, tenant_id))
+
+
+def buildset_where_for(
+    f: HistoryFilter, tenant_id: int, choices: Choices
 ) -> list[ColumnElement[bool]]:
     """Return the WHERE conditions of a buildsets query (refs checked through a subquery).
 
@@ -326,10 +389,11 @@ def buildset_where(
     ids instead of walking the tenant's buildsets until enough match; one matching more
     refs is checked per buildset by a correlated ``EXISTS``.
 
-    :param session: the read session (counts the matching refs).
     :param f: the filter.
     :param tenant_id: the tenant's id.
+    :param choices: :func:`buildset_choices` of the same filter and tenant.
     """
+    (fanout,) = choices
     out = _keep(
         fuzzy(_S.pipeline, f.pipeline),
         exact(_S.uuid, f.uuid),
@@ -340,15 +404,12 @@ def buildset_where(
     ref_ids = _ref_ids(f, tenant_id)
     if ref_ids is None:
         return [_buildset_tenant(f, tenant_id), *out]
-    empty, few = _few(session, ref_ids, PARENT_FANOUT)
-    if empty:
+    if fanout == "none":
         return [false()]
     linked = select(_L.buildset_id).where(_L.ref_id.in_(ref_ids))
-    if few:
+    if fanout == "few":
         return [_S.id.in_(linked), *out]
-    correlated = ref_ids.join(BuildsetRef, _L.ref_id == _R.id).where(
-        _L.buildset_id == _S.id
-    )
+    correlated = ref_ids.join(BuildsetRef, _L.ref_id == _R.id).where(_L.buildset_id == _S.id)
     return [_buildset_tenant(f, tenant_id), correlated.exists(), *out]
 
 

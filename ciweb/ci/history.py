@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
+from sqlalchemy import JSON, ColumnElement, Select, Text, bindparam, cast, func, literal, select
 from sqlalchemy.engine import Connection
 
 from ciweb.ci import serialize
@@ -26,9 +26,14 @@ from ciweb.ci.filters import (
     BUILD_PARAMS,
     BUILD_TIMES_PARAMS,
     BUILDSET_PARAMS,
+    Choices,
     HistoryFilter,
+    build_choices,
     build_where,
+    build_where_for,
+    buildset_choices,
     buildset_where,
+    buildset_where_for,
 )
 from ciweb.ci.models import Build, Buildset, BuildsetEvent, BuildsetRef, Ref
 from ciweb.ci.serialize import (
@@ -37,7 +42,7 @@ from ciweb.ci.serialize import (
     BUILDSET_COLUMNS,
     REF_COLUMNS,
 )
-from ciweb.ci.store import Store, tenant_id
+from ciweb.ci.store import Store, run, tenant_id
 
 Params = Mapping[str, Any] | HistoryFilter
 
@@ -48,6 +53,13 @@ _BUILD_JOIN = _BUILDS.join(_BUILDSETS, _BUILDSETS.c.id == _BUILDS.c.buildset_id)
 )
 # Built once, refined per request (a generative copy): its 28 columns are not coerced again.
 _BUILD_ROWS = select(*BUILD_COLUMNS, *BUILD_BUILDSET_COLUMNS).select_from(_BUILD_JOIN)
+# The same for the builds list, whose rows are hashable (Store.row_dict): JSON as its text.
+_BUILD_LIST_ROWS = select(
+    *(
+        cast(c, Text) if isinstance(c.type, JSON) else c
+        for c in (*BUILD_COLUMNS, *BUILD_BUILDSET_COLUMNS)
+    )
+).select_from(_BUILD_JOIN)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,15 +103,14 @@ def _as_filter(params: Params, allowed: frozenset[str]) -> HistoryFilter:
     return HistoryFilter.from_params(params, allowed)
 
 
-def _count(conn: Connection, matching: Select[Any], cap: int | None) -> int:
+def _count_statement(matching: Select[Any], cap: int | None) -> Select[Any]:
     # Counting over "SELECT 1 ... LIMIT cap + 1" stops after cap + 1 rows, and, with no
     # ORDER BY, lets the database read the narrowest index.
     if cap is not None:
         if cap < 0:
             raise ValueError("cap must be >= 0")
         matching = matching.limit(cap + 1)
-    stmt = select(func.count()).select_from(matching.subquery())
-    return conn.execute(stmt).scalar() or 0
+    return select(func.count()).select_from(matching.subquery())
 
 
 def _page_ids(where: list[ColumnElement[bool]], f: HistoryFilter) -> Select[Any]:
@@ -115,14 +126,98 @@ def _page_ids(where: list[ColumnElement[bool]], f: HistoryFilter) -> Select[Any]
     )
 
 
-def _build_rows(
-    conn: Connection, where: list[ColumnElement[bool]], f: HistoryFilter
-) -> list[dict[str, Any]]:
+# The statements of the lists, built from (filter, tenant id, choices) alone and compiled once
+# per distinct query (Store.compiled).  Their rows are the driver's (ciweb.ci.store.run).
+
+
+def _builds_statement(f: HistoryFilter, tid: int, choices: Choices) -> Select[Any]:
     # One statement: the rows, with buildset and ref, of the page's ids.
-    stmt = _BUILD_ROWS.where(_BUILDS.c.id.in_(_page_ids(where, f))).order_by(
+    where = build_where_for(f, tid, choices)
+    return _BUILD_LIST_ROWS.where(_BUILDS.c.id.in_(_page_ids(where, f))).order_by(
         _BUILDS.c.id.desc()
     )
-    return [serialize.build_to_dict(row) for row in conn.execute(stmt)]
+
+
+def _builds_count(f: HistoryFilter, tid: int, choices: Choices, cap: int | None) -> Select[Any]:
+    return _count_statement(select(literal(1)).where(*build_where_for(f, tid, choices)), cap)
+
+
+def _buildsets_statement(f: HistoryFilter, tid: int, choices: Choices) -> Select[Any]:
+    return (
+        select(*BUILDSET_COLUMNS)
+        .where(*buildset_where_for(f, tid, choices))
+        .order_by(_BUILDSETS.c.id.desc())
+        .limit(f.limit)
+        .offset(f.skip)
+    )
+
+
+def _buildsets_count(f: HistoryFilter, tid: int, choices: Choices, cap: int | None) -> Select[Any]:
+    return _count_statement(select(literal(1)).where(*buildset_where_for(f, tid, choices)), cap)
+
+
+def _refs_statement() -> Select[Any]:
+    # The refs of the buildsets whose ids are bound to "ids" at each run.
+    link = BuildsetRef.__table__
+    return (
+        select(link.c.buildset_id, *REF_COLUMNS)
+        .select_from(link.join(_REFS, _REFS.c.id == link.c.ref_id))
+        .where(link.c.buildset_id.in_(bindparam("ids", expanding=True)))
+        .order_by(_REFS.c.id)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Listing:
+    # How one history list reads: the database choices of its filter, its page statement,
+    # its count statement, and its rows as Zuul's dicts.
+    choices: Callable[[Connection, HistoryFilter, int], Choices]
+    page: Callable[[HistoryFilter, int, Choices], Select[Any]]
+    count: Callable[[HistoryFilter, int, Choices, int | None], Select[Any]]
+    rows: Callable[[Store, Connection, Sequence[Sequence[Any]]], list[dict[str, Any]]]
+
+
+def _build_dicts(store: Store, _conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return [store.row_dict(serialize.build_to_dict, row) for row in rows]
+
+
+def _buildset_dicts(
+    store: Store, conn: Connection, rows: Sequence[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    refs = _refs_of(store, conn, [row[0] for row in rows])
+    return [serialize.buildset_to_dict(row, refs[row[0]]) for row in rows]
+
+
+_BUILDS_LIST = _Listing(build_choices, _builds_statement, _builds_count, _build_dicts)
+_BUILDSETS_LIST = _Listing(
+    buildset_choices, _buildsets_statement, _buildsets_count, _buildset_dicts
+)
+
+
+def _list(store: Store, tenant: str, f: HistoryFilter, listing: _Listing) -> list[dict[str, Any]]:
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
+        choices = listing.choices(conn, f, tid)
+        return listing.rows(store, conn, run(conn, store.compiled(listing.page, f, tid, choices)))
+
+
+def _page(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: int) -> Page:
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
+        choices = listing.choices(conn, f, tid)
+        rows = run(conn, store.compiled(listing.page, f, tid, choices))
+
+        def count(ceiling: int) -> int:
+            return run(conn, store.compiled(listing.count, f, tid, choices, ceiling))[0][0]
+
+        return paged(listing.rows(store, conn, rows), f, count, cap)
+
+
+def _count(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: int | None) -> int:
+    with store.connect(timeout=True) as conn:
+        tid = tenant_id(conn, tenant)
+        choices = listing.choices(conn, f, tid)
+        return run(conn, store.compiled(listing.count, f, tid, choices, cap))[0][0]
 
 
 def builds(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
@@ -137,10 +232,7 @@ def builds(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
-    f = _as_filter(params, BUILD_PARAMS)
-    with store.connect(timeout=True) as conn:
-        tid = tenant_id(conn, tenant)
-        return _build_rows(conn, build_where(conn, f, tid), f)
+    return _list(store, tenant, _as_filter(params, BUILD_PARAMS), _BUILDS_LIST)
 
 
 def builds_page(store: Store, tenant: str, params: Params, *, cap: int) -> Page:
@@ -151,22 +243,7 @@ def builds_page(store: Store, tenant: str, params: Params, *, cap: int) -> Page:
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
-    f = _as_filter(params, BUILD_PARAMS)
-    return _read_page(store, tenant, f, build_where, _build_rows, cap)
-
-
-def _read_page(
-    store: Store,
-    tenant: str,
-    f: HistoryFilter,
-    where: Callable[[Connection, HistoryFilter, int], list[ColumnElement[bool]]],
-    rows: Callable[[Connection, list[ColumnElement[bool]], HistoryFilter], list[dict[str, Any]]],
-    cap: int,
-) -> Page:
-    with store.connect(timeout=True) as conn:
-        conditions = where(conn, f, tenant_id(conn, tenant))
-        matching = select(literal(1)).where(*conditions)
-        return paged(rows(conn, conditions, f), f, lambda c: _count(conn, matching, c), cap)
+    return _page(store, tenant, _as_filter(params, BUILD_PARAMS), _BUILDS_LIST, cap)
 
 
 def builds_count(store: Store, tenant: str, params: Params, *, cap: int | None = None) -> int:
@@ -177,10 +254,7 @@ def builds_count(store: Store, tenant: str, params: Params, *, cap: int | None =
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
-    f = _as_filter(params, BUILD_PARAMS)
-    with store.connect(timeout=True) as conn:
-        tid = tenant_id(conn, tenant)
-        return _count(conn, select(literal(1)).where(*build_where(conn, f, tid)), cap)
+    return _count(store, tenant, _as_filter(params, BUILD_PARAMS), _BUILDS_LIST, cap)
 
 
 def build(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
@@ -197,39 +271,19 @@ def build(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
         ).first()
         if row is None:
             raise NotFound("Build not found")
-        refs = _refs_of(conn, [row[-1]])[row[-1]]
+        refs = _refs_of(store, conn, [row[-1]])[row[-1]]
         return serialize.build_to_dict(row[:-1], refs)
 
 
-def _refs_of(conn: Connection, buildset_ids: Iterable[int]) -> dict[int, list[Sequence[Any]]]:
+def _refs_of(
+    store: Store, conn: Connection, buildset_ids: Iterable[int]
+) -> dict[int, list[Sequence[Any]]]:
     out: dict[int, list[Sequence[Any]]] = defaultdict(list)
     ids = list(buildset_ids)
     if ids:
-        link = BuildsetRef.__table__
-        rows = conn.execute(
-            select(link.c.buildset_id, *REF_COLUMNS)
-            .select_from(link.join(_REFS, _REFS.c.id == link.c.ref_id))
-            .where(link.c.buildset_id.in_(ids))
-            .order_by(_REFS.c.id)
-        )
-        for buildset_id, *ref in rows:
+        for buildset_id, *ref in run(conn, store.compiled(_refs_statement), {"ids": ids}):
             out[buildset_id].append(ref)
     return out
-
-
-def _buildset_rows(
-    conn: Connection, where: list[ColumnElement[bool]], f: HistoryFilter
-) -> list[dict[str, Any]]:
-    stmt = (
-        select(*BUILDSET_COLUMNS)
-        .where(*where)
-        .order_by(_BUILDSETS.c.id.desc())
-        .limit(f.limit)
-        .offset(f.skip)
-    )
-    rows = conn.execute(stmt).all()
-    refs = _refs_of(conn, (row[0] for row in rows))
-    return [serialize.buildset_to_dict(row, refs[row[0]]) for row in rows]
 
 
 def buildsets(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]:
@@ -239,10 +293,7 @@ def buildsets(store: Store, tenant: str, params: Params) -> list[dict[str, Any]]
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
-    f = _as_filter(params, BUILDSET_PARAMS)
-    with store.connect(timeout=True) as conn:
-        tid = tenant_id(conn, tenant)
-        return _buildset_rows(conn, buildset_where(conn, f, tid), f)
+    return _list(store, tenant, _as_filter(params, BUILDSET_PARAMS), _BUILDSETS_LIST)
 
 
 def buildsets_page(store: Store, tenant: str, params: Params, *, cap: int) -> Page:
@@ -254,23 +305,17 @@ def buildsets_page(store: Store, tenant: str, params: Params, *, cap: int) -> Pa
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
-    f = _as_filter(params, BUILDSET_PARAMS)
-    return _read_page(store, tenant, f, buildset_where, _buildset_rows, cap)
+    return _page(store, tenant, _as_filter(params, BUILDSET_PARAMS), _BUILDSETS_LIST, cap)
 
 
-def buildsets_count(
-    store: Store, tenant: str, params: Params, *, cap: int | None = None
-) -> int:
+def buildsets_count(store: Store, tenant: str, params: Params, *, cap: int | None = None) -> int:
     """Return how many buildsets match *params*, ignoring limit and skip.
 
     :param cap: count at most ``cap + 1`` buildsets (see :func:`builds_count`).
     :raises NotFound: "Unknown tenant".
     :raises ValidationError: naming a bad parameter.
     """
-    f = _as_filter(params, BUILDSET_PARAMS)
-    with store.connect(timeout=True) as conn:
-        tid = tenant_id(conn, tenant)
-        return _count(conn, select(literal(1)).where(*buildset_where(conn, f, tid)), cap)
+    return _count(store, tenant, _as_filter(params, BUILDSET_PARAMS), _BUILDSETS_LIST, cap)
 
 
 def buildset(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
@@ -287,7 +332,7 @@ def buildset(store: Store, tenant: str, uuid: str) -> dict[str, Any]:
         ).first()
         if row is None:
             raise NotFound("Buildset not found")
-        out = serialize.buildset_to_dict(row, _refs_of(conn, [row[0]])[row[0]])
+        out = serialize.buildset_to_dict(row, _refs_of(store, conn, [row[0]])[row[0]])
         builds = conn.execute(
             select(*BUILD_COLUMNS)
             .select_from(_BUILDS.join(_REFS, _REFS.c.id == _BUILDS.c.ref_id))
@@ -341,7 +386,7 @@ def build_times(store: Store, tenant: str, params: Params) -> list[dict[str, Any
             }
             for id_, uuid, job_name, result, start, end, final, project, branch, pipeline, ref
             in conn.execute(stmt)
-        ]
+        ]  # fmt: skip
 
 
 def badge(store: Store, tenant: str, params: Mapping[str, Any]) -> str:

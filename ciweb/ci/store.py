@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 from ciweb.ci import models
 from ciweb.ci.dbapi import set_offloading
@@ -43,9 +46,11 @@ _SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 13, 14})
 # transaction rollback (serialization failure, deadlock), which a retry may pass.
 _PG_UNAVAILABLE = frozenset({"08", "57", "53", "40"})
 
-# SQLite has no statement timeout; a progress handler called every N virtual machine
-# instructions aborts the statement once the deadline passed (sqlite3_progress_handler).
-_PROGRESS_STEPS = 20000
+# Statements kept compiled (see Store.compiled): a history list's statement per distinct query
+# (filters, page) and tenant, about 20 KB each.
+COMPILED_CACHE_SIZE = 512
+# Rows whose API dicts are kept (see Store.row_dict): twenty pages of 50, about 2.5 KB each.
+ROW_CACHE_SIZE = 1024
 
 
 def utcnow() -> dt.datetime:
@@ -101,6 +106,40 @@ class Store:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_engine = engine.execution_options(ciweb_sqlite_begin="IMMEDIATE")
         self.outage = outage or Outage()
+        self._compiled = functools.lru_cache(maxsize=COMPILED_CACHE_SIZE)(self._compile)
+        self._row_dicts = functools.lru_cache(maxsize=ROW_CACHE_SIZE)(_call)
+
+    def row_dict(self, convert: Callable[[Any], dict[str, Any]], row: tuple[Any, ...]) -> Any:
+        """Return ``convert(row)``, kept for the next call with an equal *row*.
+
+        A history list's rows are mostly those the last request read (the newest builds):
+        looking a row up costs a seventh of converting it (0.6 µs against 4.5 µs for a
+        build).  The value depends on the row's values alone, so it is never stale; it is
+        shared between answers and must not be changed.
+
+        :param convert: a module-level function of the row alone.
+        :param row: a hashable row (:func:`run`'s tuples of text, numbers and times).
+        """
+        return self._row_dicts(convert, row)
+
+    def compiled(self, build: Callable[..., ClauseElement], *args: Hashable) -> SQLCompiler:
+        """Return ``build(*args)`` compiled for this database, once per distinct *args*.
+
+        SQLAlchemy caches compilations too, but finds them by a cache key computed from a
+        statement built on each call: for a history page, building the statement and its
+        key cost as much as running it (0.2 ms).  Here the statement is found by the few
+        values it is built from (a filter, a tenant id...), which must therefore determine
+        it entirely: *build* reads no database and no clock.  Run it with :func:`run`.
+
+        :param build: a module-level function returning a statement.
+        :param args: its arguments, hashable; their values may be bound into the statement.
+        """
+        return self._compiled(build, *args)
+
+    def _compile(self, build: Callable[..., ClauseElement], *args: Hashable) -> SQLCompiler:
+        compiled = build(*args).compile(dialect=self.engine.dialect)
+        assert isinstance(compiled, SQLCompiler)  # a SELECT's, never DDL's
+        return compiled
 
     # -- migrations -------------------------------------------------------------------------
 
@@ -198,9 +237,7 @@ class Store:
                     _heavy_sqlite(connection, time.monotonic() + limit if limit else None)
                 elif limit and self.engine.dialect.name == "postgresql":
                     # SET LOCAL lasts until the end of this read transaction only.
-                    connection.exec_driver_sql(
-                        f"SET LOCAL statement_timeout = {int(limit * 1000)}"
-                    )
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit * 1000)}")
                 yield connection
             except DBAPIError as exc:
                 if _is_timeout(exc):
@@ -294,19 +331,65 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 def _heavy_sqlite(connection: Connection, deadline: float | None, *, heavy: bool = True) -> None:
-    # A heavy read's statements run off the event loop (ciweb.ci.dbapi), and sqlite3 calls a
-    # progress handler every _PROGRESS_STEPS instructions, which aborts them past *deadline*.
+    # A heavy read's long statements leave the event loop, and are interrupted past
+    # *deadline* (ciweb.ci.dbapi.set_offloading).
     dbapi = connection.connection.driver_connection
-    if dbapi is None:
-        return
-    set_offloading(dbapi, heavy)
-    handler = None if deadline is None else (lambda: int(time.monotonic() > deadline))
-    dbapi.set_progress_handler(handler, _PROGRESS_STEPS)
+    if dbapi is not None:
+        set_offloading(dbapi, heavy, deadline=deadline)
 
 
 def _is_timeout(exc: DBAPIError) -> bool:
     message = str(exc.orig).lower()
     return "interrupted" in message or "statement timeout" in message
+
+
+def run(
+    connection: Connection, compiled: SQLCompiler, params: Mapping[str, Any] | None = None
+) -> Sequence[Any]:
+    """Execute *compiled* (see :meth:`Store.compiled`) on the driver's cursor and return its
+    rows as the driver gives them: tuples whose values no result type converted (SQLite
+    returns times as text, booleans as integers and JSON as text; psycopg returns datetimes
+    and decoded JSON).
+
+    SQLAlchemy's execution would build a result's metadata from the cursor on every call
+    (0.05 ms for a builds page); errors are still SQLAlchemy's (:class:`DBAPIError`), and a
+    lost connection is invalidated as SQLAlchemy does.
+
+    :param connection: the connection, in its transaction (begun here if it is not).
+    :param compiled: the compiled statement.
+    :param params: values of its parameters not bound at build time (an expanding ``IN``).
+    """
+    state = compiled.construct_expanded_state(params)
+    values: Any = state.parameters
+    if state.processors:
+        values = {
+            key: (state.processors[key](value) if key in state.processors else value)
+            for key, value in values.items()
+        }
+    if state.positiontup is not None:
+        values = tuple(values[key] for key in state.positiontup)
+    if not connection.in_transaction():
+        connection.begin()
+    dialect = connection.dialect
+    dbapi_connection = connection.connection
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(state.statement, values)
+        return cursor.fetchall()
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            state.statement,
+            values,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
+    finally:
+        cursor.close()
 
 
 # Built once: a statement object keeps its cache key, so each lookup skips building it.

@@ -36,33 +36,83 @@ def _offload(executor):
     return offload, calls
 
 
-def test_sqlite_statements_run_in_the_offload_and_rows_are_fetched_inline(tmp_path, pool):
+# A statement whose first step takes far longer than the inline budget (tens of ms).
+SLOW = (
+    "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300000) "
+    "SELECT thread(), max(n) FROM c"
+)
+
+
+def _heavy_connection(tmp_path, offload):
     import sqlite3
 
-    offload, calls = _offload(pool)
     conn = sqlite3.connect(
         tmp_path / "x.sqlite", factory=OffloadingConnection, check_same_thread=False
     )
     conn.offload = offload
+    conn.active = lambda: True
     conn.create_function("thread", 0, threading.get_ident)
+    return conn
+
+
+def test_heavy_read_statements_run_inline_within_the_budget_then_in_the_offload(tmp_path, pool):
+    import sqlite3
+
+    offload, calls = _offload(pool)
+    conn = _heavy_connection(tmp_path, offload)
     set_offloading(conn, True)
     cursor = conn.cursor()
     assert isinstance(cursor, OffloadingCursor)
     cursor.execute("CREATE TABLE t (x)")
     cursor.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(10)])
     conn.commit()
-    # SQLite runs the first step, with the scan and the sort, in execute: in the thread.
+    assert calls == [sqlite3.Cursor.executemany, sqlite3.Connection.commit]
+    # A quick statement finishes inline: no thread round trip.
     cursor.execute("SELECT thread(), x FROM t ORDER BY x DESC")
     first = cursor.fetchone()
-    assert first[0] != threading.get_ident() and first[1] == 9
+    assert first == (threading.get_ident(), 9)
     assert [r[1] for r in cursor.fetchmany(3)] == [8, 7, 6]
     assert [r[1] for r in cursor] == [5, 4, 3, 2, 1, 0]
-    assert cursor.fetchall() == [] and cursor.fetchone() is None
-    assert len(calls) == 4  # CREATE, INSERTs, commit, SELECT: nothing per row
+    assert len(calls) == 2
+    # A slow one is interrupted past the budget and runs again, whole, in the thread.
+    conn.execute("BEGIN")
+    row = cursor.execute(SLOW).fetchone()
+    assert row[0] != threading.get_ident() and row[1] == 300000
+    assert calls[2:] == [sqlite3.Cursor.execute]
+    assert conn.in_transaction  # the interrupted read left the transaction alone
+    assert cursor.execute("SELECT count(*) FROM t").fetchone() == (10,)
+    conn.execute("ROLLBACK")
     set_offloading(conn, False)
-    assert cursor.execute("SELECT thread()").fetchone()[0] == threading.get_ident()
+    assert cursor.execute(SLOW).fetchone()[0] == threading.get_ident()
+    assert len(calls) == 3
     conn.commit()  # a commit may sync: offloaded whatever the statements do
-    assert len(calls) == 5
+    assert len(calls) == 4
+    conn.close()
+
+
+def test_a_heavy_read_past_its_deadline_is_interrupted_in_the_offload(tmp_path, pool):
+    import sqlite3
+    import time
+
+    offload, calls = _offload(pool)
+    conn = _heavy_connection(tmp_path, offload)
+    set_offloading(conn, True, deadline=time.monotonic() + 0.01)
+    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        conn.cursor().execute(SLOW.replace("300000", "100000000"))
+    assert calls == [sqlite3.Cursor.execute]
+    set_offloading(conn, False)
+    assert conn.cursor().execute("SELECT 1").fetchone() == (1,)  # no deadline left behind
+    conn.close()
+
+
+def test_statements_that_wait_for_a_lock_are_offloaded_at_once(tmp_path, pool):
+    import sqlite3
+
+    offload, calls = _offload(pool)
+    conn = _heavy_connection(tmp_path, offload)
+    set_offloading(conn, True, inline_first=False)
+    assert conn.cursor().execute("SELECT thread()").fetchone()[0] != threading.get_ident()
+    assert calls == [sqlite3.Cursor.execute]
     conn.close()
 
 
@@ -90,18 +140,19 @@ def test_an_engine_on_an_event_loop_offloads_heavy_reads_and_lock_waits(tmp_path
     with store.connect() as conn:
         # A light read: inline (WAL readers wait for no lock), BEGIN DEFERRED included.
         assert conn.execute(text("SELECT thread()")).scalar() == here
+        assert conn.execute(text(SLOW)).first()[0] == here
     assert calls == []
     with store.connect(timeout=True) as conn:
-        # A heavy read (a history list): each statement runs off the event loop.
-        assert conn.execute(text("SELECT thread()")).scalar() != here
-        assert conn.execute(text("SELECT thread()")).scalar() != here
-    assert len(calls) == 2
+        # A heavy read (a history list): quick statements inline, slow ones in the thread.
+        assert conn.execute(text("SELECT thread()")).scalar() == here
+        assert conn.execute(text(SLOW)).first()[0] != here
+    assert len(calls) == 1
     with store.connect() as conn:
-        assert conn.execute(text("SELECT thread()")).scalar() == here  # reset on return
+        assert conn.execute(text(SLOW)).first()[0] == here  # reset on return
     with store.transaction() as session:
         # BEGIN IMMEDIATE (it waits for other writers) and COMMIT are offloaded.
         assert session.execute(text("SELECT thread()")).scalar() == here
-    assert len(calls) == 4
+    assert len(calls) == 3
     engine.dispose()
 
 

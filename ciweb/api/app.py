@@ -30,7 +30,7 @@ from ciweb.ci.errors import NotMigrated
 from ciweb.ci.store import Outage, Store
 from ciweb.conf import ConfigError, config_files, paste_options
 from ciweb.conf import database as database_conf
-from ciweb.wsgi.offload import on_event_loop, run_blocking, wait_socket
+from ciweb.wsgi.offload import TurnGate, on_event_loop, run_blocking, wait_socket
 from ciweb.wsgi.router import Router
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def make_store(options: Mapping[str, Any], *, outage: Outage | None = None) -> S
             statement_timeout=options["statement_timeout"],
             offload=run_blocking,
             outage=outage,
+            gate=TurnGate(options["pool_size"]),
         )
     except (ValueError, OSError) as exc:
         raise ConfigError(f"[database] {exc}") from None

@@ -35,7 +35,7 @@ from ciweb.ci.filters import (
     buildset_where,
     buildset_where_for,
 )
-from ciweb.ci.models import Build, Buildset, BuildsetEvent, BuildsetRef, Ref
+from ciweb.ci.models import Build, Buildset, BuildsetEvent, BuildsetRef, Ref, Tenant
 from ciweb.ci.serialize import (
     BUILD_BUILDSET_COLUMNS,
     BUILD_COLUMNS,
@@ -167,6 +167,19 @@ def _refs_statement() -> Select[Any]:
     )
 
 
+def _tenant_statement() -> Select[Any]:
+    tenants = Tenant.__table__
+    return select(tenants.c.id).where(tenants.c.name == bindparam("name"))
+
+
+def _tenant_id(store: Store, conn: Connection, tenant: str) -> int:
+    # tenant_id() on the compiled path.
+    found = run(conn, store.compiled(_tenant_statement), {"name": tenant})
+    if not found:
+        raise NotFound("Unknown tenant")
+    return int(found[0][0])
+
+
 @dataclasses.dataclass(frozen=True)
 class _Listing:
     # How one history list reads: the database choices of its filter, its page statement,
@@ -196,14 +209,14 @@ _BUILDSETS_LIST = _Listing(
 
 def _list(store: Store, tenant: str, f: HistoryFilter, listing: _Listing) -> list[dict[str, Any]]:
     with store.connect(timeout=True) as conn:
-        tid = tenant_id(conn, tenant)
+        tid = _tenant_id(store, conn, tenant)
         choices = listing.choices(conn, f, tid)
         return listing.rows(store, conn, run(conn, store.compiled(listing.page, f, tid, choices)))
 
 
 def _page(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: int) -> Page:
     with store.connect(timeout=True) as conn:
-        tid = tenant_id(conn, tenant)
+        tid = _tenant_id(store, conn, tenant)
         choices = listing.choices(conn, f, tid)
         rows = run(conn, store.compiled(listing.page, f, tid, choices))
 
@@ -215,7 +228,7 @@ def _page(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: i
 
 def _count(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: int | None) -> int:
     with store.connect(timeout=True) as conn:
-        tid = tenant_id(conn, tenant)
+        tid = _tenant_id(store, conn, tenant)
         choices = listing.choices(conn, f, tid)
         return run(conn, store.compiled(listing.count, f, tid, choices, cap))[0][0]
 

@@ -84,6 +84,8 @@ class Store:
         off the event loop.  The default calls it directly.
     :param outage: turns an unreachable database into :class:`Unavailable` and logs it
         (see :class:`Outage`); a new, logging one by default.
+    :param gate: ``gate()`` returns a context manager around each heavy read, which may
+        park it (the server's :class:`ciweb.wsgi.offload.TurnGate`); none by default.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class Store:
         statement_timeout: float = 30.0,
         offload: Callable[..., Any] | None = None,
         outage: Outage | None = None,
+        gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         if key_bits < 1024:
             raise ValueError("key_bits must be at least 1024")
@@ -106,6 +109,7 @@ class Store:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_engine = engine.execution_options(ciweb_sqlite_begin="IMMEDIATE")
         self.outage = outage or Outage()
+        self.gate = gate
         self._compiled = functools.lru_cache(maxsize=COMPILED_CACHE_SIZE)(self._compile)
         self._row_dicts = functools.lru_cache(maxsize=ROW_CACHE_SIZE)(_call)
 
@@ -122,7 +126,7 @@ class Store:
         """
         return self._row_dicts(convert, row)
 
-    def compiled(self, build: Callable[..., ClauseElement], *args: Hashable) -> SQLCompiler:
+    def compiled(self, build: Callable[..., ClauseElement], *args: Hashable) -> Prepared:
         """Return ``build(*args)`` compiled for this database, once per distinct *args*.
 
         SQLAlchemy caches compilations too, but finds them by a cache key computed from a
@@ -136,10 +140,10 @@ class Store:
         """
         return self._compiled(build, *args)
 
-    def _compile(self, build: Callable[..., ClauseElement], *args: Hashable) -> SQLCompiler:
+    def _compile(self, build: Callable[..., ClauseElement], *args: Hashable) -> Prepared:
         compiled = build(*args).compile(dialect=self.engine.dialect)
         assert isinstance(compiled, SQLCompiler)  # a SELECT's, never DDL's
-        return compiled
+        return Prepared(compiled)
 
     # -- migrations -------------------------------------------------------------------------
 
@@ -225,12 +229,17 @@ class Store:
         Lists that read many rows use it rather than a session: plain rows cost a fraction
         of ORM objects, and the connection a fraction of a session.
 
-        :param timeout: cancel statements after ``statement_timeout`` (the history queries).
+        :param timeout: cancel statements after ``statement_timeout`` (the history queries),
+            and pass the :attr:`gate` first.
         :raises QueryTimeout: when a statement ran out of time.
         :raises Unavailable: when the database cannot be reached (see :class:`Outage`).
         """
         limit = self.statement_timeout if timeout else 0
-        with self.outage.watch(), self.engine.connect() as connection:
+        with (
+            self.gate() if timeout else contextlib.nullcontext(),
+            self.outage.watch(),
+            self.engine.connect() as connection,
+        ):
             heavy_sqlite = timeout and self.is_sqlite
             try:
                 if heavy_sqlite:
@@ -343,10 +352,44 @@ def _is_timeout(exc: DBAPIError) -> bool:
     return "interrupted" in message or "statement timeout" in message
 
 
+class Prepared:
+    """A compiled statement (see :meth:`Store.compiled`) and, once computed, its driver SQL
+    and parameter values when every value was bound at build time."""
+
+    __slots__ = ("_fixed", "compiled")
+
+    def __init__(self, compiled: SQLCompiler) -> None:
+        self.compiled = compiled
+        self._fixed: tuple[str, Any] | None = None
+
+    def driver_sql(self, params: Mapping[str, Any] | None = None) -> tuple[str, Any]:
+        """Return the SQL and parameter values to hand the driver's cursor.
+
+        :param params: values of parameters not bound at build time (an expanding ``IN``).
+        """
+        if params is not None:
+            return self._expand(params)
+        if self._fixed is None:
+            self._fixed = self._expand(None)
+        return self._fixed
+
+    def _expand(self, params: Mapping[str, Any] | None) -> tuple[str, Any]:
+        state = self.compiled.construct_expanded_state(params)
+        values: Any = state.parameters
+        if state.processors:
+            values = {
+                key: (state.processors[key](value) if key in state.processors else value)
+                for key, value in values.items()
+            }
+        if state.positiontup is not None:
+            values = tuple(values[key] for key in state.positiontup)
+        return state.statement, values
+
+
 def run(
-    connection: Connection, compiled: SQLCompiler, params: Mapping[str, Any] | None = None
+    connection: Connection, prepared: Prepared, params: Mapping[str, Any] | None = None
 ) -> Sequence[Any]:
-    """Execute *compiled* (see :meth:`Store.compiled`) on the driver's cursor and return its
+    """Execute *prepared* (see :meth:`Store.compiled`) on the driver's cursor and return its
     rows as the driver gives them: tuples whose values no result type converted (SQLite
     returns times as text, booleans as integers and JSON as text; psycopg returns datetimes
     and decoded JSON).
@@ -356,32 +399,24 @@ def run(
     lost connection is invalidated as SQLAlchemy does.
 
     :param connection: the connection, in its transaction (begun here if it is not).
-    :param compiled: the compiled statement.
+    :param prepared: the statement.
     :param params: values of its parameters not bound at build time (an expanding ``IN``).
     """
-    state = compiled.construct_expanded_state(params)
-    values: Any = state.parameters
-    if state.processors:
-        values = {
-            key: (state.processors[key](value) if key in state.processors else value)
-            for key, value in values.items()
-        }
-    if state.positiontup is not None:
-        values = tuple(values[key] for key in state.positiontup)
+    statement, values = prepared.driver_sql(params)
     if not connection.in_transaction():
         connection.begin()
     dialect = connection.dialect
     dbapi_connection = connection.connection
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(state.statement, values)
+        cursor.execute(statement, values)
         return cursor.fetchall()
     except dialect.loaded_dbapi.Error as exc:
         lost = dialect.is_disconnect(exc, dbapi_connection, cursor)
         if lost:
             connection.invalidate(exc)
         raise DBAPIError.instance(
-            state.statement,
+            statement,
             values,
             exc,
             dialect.loaded_dbapi.Error,

@@ -6,7 +6,14 @@ optionally capped, which Zuul does not offer; the API puts it in a header (the `
 functions read a page and its total in one transaction).  A builds list chooses the page's ids
 from one table in a subquery, with no join before the LIMIT (see
 :func:`ciweb.ci.filters.build_where` for the choice of index), and reads the rows of those ids
-in the same statement.  Lists read plain rows (Core), not ORM objects.
+in the same statement.
+
+The builds and buildsets lists run statements compiled once per distinct query
+(:meth:`Store.compiled`, keyed by the filter, the tenant id and what the filter matched in the
+database) on the driver's cursor (:func:`ciweb.ci.store.run`), and keep the dict of a build
+row under its values (:meth:`Store.row_dict`): a builds page took 0.2 ms to build its
+statements and 0.25 ms to convert its rows, and now takes a lookup of each.  The single-item
+reads use plain Core rows, not ORM objects.
 """
 
 from __future__ import annotations

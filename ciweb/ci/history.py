@@ -18,9 +18,10 @@ reads use plain Core rows, not ORM objects.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Select, Text, bindparam, cast, func, literal, select
@@ -214,17 +215,23 @@ _BUILDSETS_LIST = _Listing(
 )
 
 
-def _list(store: Store, tenant: str, f: HistoryFilter, listing: _Listing) -> list[dict[str, Any]]:
+@contextlib.contextmanager
+def _reading(
+    store: Store, tenant: str, f: HistoryFilter, listing: _Listing
+) -> Iterator[tuple[Connection, int, Choices]]:
+    # A heavy read of *listing*: its connection, the tenant's id and the filter's choices.
     with store.connect(timeout=True) as conn:
         tid = _tenant_id(store, conn, tenant)
-        choices = listing.choices(conn, f, tid)
+        yield conn, tid, listing.choices(conn, f, tid)
+
+
+def _list(store: Store, tenant: str, f: HistoryFilter, listing: _Listing) -> list[dict[str, Any]]:
+    with _reading(store, tenant, f, listing) as (conn, tid, choices):
         return listing.rows(store, conn, run(conn, store.compiled(listing.page, f, tid, choices)))
 
 
 def _page(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: int) -> Page:
-    with store.connect(timeout=True) as conn:
-        tid = _tenant_id(store, conn, tenant)
-        choices = listing.choices(conn, f, tid)
+    with _reading(store, tenant, f, listing) as (conn, tid, choices):
         rows = run(conn, store.compiled(listing.page, f, tid, choices))
 
         def count(ceiling: int) -> int:
@@ -234,9 +241,7 @@ def _page(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: i
 
 
 def _count(store: Store, tenant: str, f: HistoryFilter, listing: _Listing, cap: int | None) -> int:
-    with store.connect(timeout=True) as conn:
-        tid = _tenant_id(store, conn, tenant)
-        choices = listing.choices(conn, f, tid)
+    with _reading(store, tenant, f, listing) as (conn, tid, choices):
         return run(conn, store.compiled(listing.count, f, tid, choices, cap))[0][0]
 
 

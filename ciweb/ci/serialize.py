@@ -40,15 +40,6 @@ BUILDSET_COLUMNS = (
 _REF_KEYS = ("project", "branch", "change", "patchset", "ref", "oldrev", "newrev", "ref_url")
 
 
-def json_loads(text: str | bytes) -> Any:
-    """Parse JSON *text*: orjson, five times faster than the standard library, unless it
-    refuses the document (integers beyond 64 bits, NaN), which the standard library reads."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
 def fmt_time(value: dt.datetime | str | None) -> str | None:
     """Return *value* as ``YYYY-MM-DDTHH:MM:SS`` (UTC, no zone), or None.
 
@@ -88,7 +79,14 @@ def _flag(value: bool | int | None) -> bool | None:
 
 def _json(value: Any) -> Any:
     # A JSON column of a list or an object: text from SQLite's driver, decoded otherwise.
-    return json_loads(value) if isinstance(value, str) else value
+    # orjson reads it five times faster than the standard library, which reads what orjson
+    # refuses (integers beyond 64 bits, NaN).
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)
 
 
 def ref_to_dict(ref: Sequence[Any]) -> dict[str, Any]:

@@ -214,15 +214,6 @@ class Store:
             ) from None
 
     @contextlib.contextmanager
-    def heavy_read(self) -> Iterator[Session]:
-        """Yield a read session whose statements are cancelled after ``statement_timeout``.
-
-        :raises QueryTimeout: when a statement ran out of time.
-        """
-        with self.connect(timeout=True) as connection, Session(connection) as session:
-            yield session
-
-    @contextlib.contextmanager
     def connect(self, *, timeout: bool = False) -> Iterator[Connection]:
         """Yield a Core connection for reads, in one transaction rolled back at the end.
 

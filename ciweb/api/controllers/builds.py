@@ -20,7 +20,7 @@ capped).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import webob
@@ -39,7 +39,6 @@ __all__ = [
     "TOTAL_COUNT_CAPPED_HEADER",
     "BuildsController",
     "badge_svg",
-    "capped_total_response",
     "page_response",
 ]
 
@@ -83,23 +82,6 @@ def page_response(page: history.Page) -> webob.Response:
     if page.capped:
         response.headers[TOTAL_COUNT_CAPPED_HEADER] = "true"
     return response
-
-
-def capped_total_response(
-    rows: list[dict[str, Any]],
-    f: HistoryFilter,
-    count: Callable[[int], int],
-    *,
-    cap: int = TOTAL_COUNT_CAP,
-) -> webob.Response:
-    """Return the JSON list *rows* with ``X-Total-Count``, counted up to a cap.
-
-    :param rows: the page.
-    :param f: the filter the page was read with (its ``skip`` and ``limit``).
-    :param count: ``count(c)`` returns the number of matches, counting at most ``c + 1``.
-    :param cap: matches counted beyond ``skip`` (at least ``limit`` of them).
-    """
-    return page_response(history.paged(rows, f, count, cap))
 
 
 def _params(req: Request) -> Mapping[str, list[str]]:
